@@ -247,6 +247,24 @@ def _customer_by_source_id(source_id: str) -> Customer:
 # --- orders --------------------------------------------------------------------------------
 
 
+def _lock_or_create_order(
+    *, source_id: str, customer: Customer, currency: str, created_at: datetime | None
+) -> tuple[Order, bool]:
+    """The order row, locked; inserted first if new. Concurrent first pushes of one order
+    meet on the unique source_id: the losers wait for the winner and update its row."""
+    order = Order.objects.select_for_update().filter(source_id=source_id).first()
+    if order is not None:
+        return order, False
+    fields = {"created_at": created_at} if created_at else {}
+    try:
+        with transaction.atomic():
+            return Order.objects.create(
+                source_id=source_id, customer=customer, currency=currency, **fields
+            ), True
+    except IntegrityError:
+        return Order.objects.select_for_update().get(source_id=source_id), False
+
+
 @transaction.atomic
 def upsert_order(
     *,
@@ -279,17 +297,12 @@ def upsert_order(
             }
         )
 
-    order = Order.objects.select_for_update().filter(source_id=source_id).first()
-    created = order is None
-    if created:
-        order = Order(
-            source_id=source_id, customer=customer, currency=currency, status=Order.Status.CREATED
-        )
-        if created_at:
-            order.created_at = created_at
-        old_status = None
-    else:
-        old_status = order.status
+    order, created = _lock_or_create_order(
+        source_id=source_id, customer=customer, currency=currency, created_at=created_at
+    )
+    # A new order may arrive in any status (history pushed after the fact).
+    old_status = None if created else order.status
+    if not created:
         if order.customer_id != customer.pk:
             raise OrderLocked(
                 "The order belongs to another customer.",

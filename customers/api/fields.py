@@ -105,11 +105,49 @@ class LanguageField(serializers.CharField):
 
 @extend_schema_field(OpenApiTypes.OBJECT)
 class JSONObjectField(serializers.JSONField):
-    """A JSON object (not a list or scalar), bounded in nesting."""
+    """A JSON object (not a list or scalar), bounded in nesting, without NUL characters."""
 
-    default_error_messages = {"not_object": _("A JSON object is required.")}
+    MAX_DEPTH = 8
+    default_error_messages = {
+        "not_object": _("A JSON object is required."),
+        "too_deep": _("Nested deeper than {max_depth} levels."),
+        "nul": _("Text may not contain NUL (\\u0000) characters."),
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_object")
+        self._check(data, depth=1)
+        return super().to_internal_value(data)
+
+    def _check(self, value, *, depth: int) -> None:
+        # PostgreSQL's jsonb refuses \u0000; catching it here keeps it a 400, not a 500.
+        if depth > self.MAX_DEPTH:
+            self.fail("too_deep", max_depth=self.MAX_DEPTH)
+        if isinstance(value, str):
+            if "\x00" in value:
+                self.fail("nul")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self._check(key, depth=depth)
+                self._check(item, depth=depth + 1)
+        elif isinstance(value, list):
+            for item in value:
+                self._check(item, depth=depth + 1)
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses a number or boolean where text is expected, instead of silently coercing it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            errors = {
+                name: [_("A string is required.")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and data.get(name) is not None
+                and not isinstance(data[name], str)
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -8,16 +9,16 @@ from customers.api.fields import (
     CurrencyField,
     JSONObjectField,
     LanguageField,
+    StrictInputSerializer,
     StrictIntegerField,
     TimezoneField,
 )
 from customers.models import Cart, Consent, Customer, Event, Order
-from customers.services import LineInput
 
 # --- input ---------------------------------------------------------------------------------
 
 
-class CustomerInSerializer(serializers.Serializer):
+class CustomerInSerializer(StrictInputSerializer):
     """Fields you omit keep their current value."""
 
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -58,13 +59,18 @@ class CustomerInSerializer(serializers.Serializer):
             )
         return value
 
+    def validate_birthdate(self, value):
+        if value and value > timezone.localdate():
+            raise serializers.ValidationError(_("A birthdate cannot be in the future."))
+        return value
+
     def validate(self, attrs):
         if ("latitude" in attrs) != ("longitude" in attrs):
             raise serializers.ValidationError(_("Send latitude and longitude together."))
         return attrs
 
 
-class LineInSerializer(serializers.Serializer):
+class LineInSerializer(StrictInputSerializer):
     product_id = serializers.CharField(max_length=255)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     category = serializers.CharField(
@@ -76,11 +82,8 @@ class LineInSerializer(serializers.Serializer):
     quantity = StrictIntegerField(min_value=1, max_value=100_000)
     unit_price = AmountField()
 
-    def to_line(self, data) -> LineInput:
-        return LineInput(**data)
 
-
-class OrderInSerializer(serializers.Serializer):
+class OrderInSerializer(StrictInputSerializer):
     customer = serializers.CharField(max_length=255, help_text=_("The customer's source_id."))
     status = serializers.ChoiceField(choices=Order.Status.choices, default=Order.Status.CREATED)
     currency = CurrencyField()
@@ -91,7 +94,7 @@ class OrderInSerializer(serializers.Serializer):
     metadata = JSONObjectField(required=False)
 
 
-class CartInSerializer(serializers.Serializer):
+class CartInSerializer(StrictInputSerializer):
     customer = serializers.CharField(
         max_length=255,
         required=False,
@@ -109,7 +112,7 @@ class CartInSerializer(serializers.Serializer):
     )
 
 
-class EventInSerializer(serializers.Serializer):
+class EventInSerializer(StrictInputSerializer):
     customer = serializers.CharField(max_length=255, help_text=_("The customer's source_id."))
     name = serializers.RegexField(
         r"^[a-zA-Z0-9_.:-]{1,100}$",

@@ -15,10 +15,10 @@ from customers.api.serializers import (
     CustomerOutSerializer,
     EventInSerializer,
     EventOutSerializer,
-    LineInput,
     OrderInSerializer,
     OrderOutSerializer,
 )
+from customers.services import LineInput
 
 
 def _lines(items: list[dict]) -> list[LineInput]:
