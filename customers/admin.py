@@ -8,6 +8,7 @@ from babel.numbers import format_currency
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
@@ -61,6 +62,18 @@ def format_money(amount: int | None, currency: str | None = None) -> str:
 class ImportExportAdmin(ImportExportModelAdmin):
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
+
+    # import-export lets any staff user import and export unless told otherwise; an import
+    # creates and changes rows, an export reads them all.
+    def has_import_permission(self, request):
+        opts = self.opts
+        return all(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("add", "change")
+        )
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
 
 
 class ReadOnlyInline(admin.TabularInline):

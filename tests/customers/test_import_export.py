@@ -461,6 +461,17 @@ def test_admin_import_shows_row_errors_and_offers_no_confirmation(admin_client):
     assert not Customer.objects.exists()
 
 
+def test_admin_import_needs_add_and_change_permissions(client):
+    from django.contrib.auth.models import Permission, User
+
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.force_login(viewer)
+
+    assert client.get("/admin/customers/customer/import/").status_code == 403
+    assert client.get("/admin/customers/customer/export/").status_code == 200
+
+
 @pytest.mark.parametrize("file_format_index", ["0", "1"])
 def test_admin_export_downloads_the_orders(admin_client, file_format_index):
     OrderFactory(source_id="o-export")
