@@ -197,6 +197,9 @@ OFFERWISE_CURRENCY = env.str("OFFERWISE_CURRENCY", default="USD").upper()
 # Request bodies above this size get 413 before they are parsed.
 OFFERWISE_API_MAX_BODY_BYTES = env.int("OFFERWISE_API_MAX_BODY_BYTES", default=1024 * 1024)
 
+# A customer named "=HYPERLINK(...)" must stay text when an export opens in a spreadsheet.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.api.authentication.ApiKeyAuthentication"],

@@ -70,9 +70,17 @@ class TimezoneField(serializers.CharField):
         return value
 
 
+# CLDR territory codes that are regions or placeholders, not countries.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "ZZ"})
+
+
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories if re.fullmatch("[A-Z]{2}", code))
+    return frozenset(
+        code
+        for code in Locale("en").territories
+        if re.fullmatch("[A-Z]{2}", code) and code not in _NOT_COUNTRIES
+    )
 
 
 @extend_schema_field({"type": "string", "pattern": "^[A-Z]{2}$", "example": "IE"})

@@ -74,6 +74,8 @@ def test_nan_is_not_json(api):
         ("birthdate", "2999-01-01"),
         ("timezone", "Mars/Olympus"),
         ("country", "XX"),
+        ("country", "ZZ"),
+        ("country", "EU"),
         ("language", "english please"),
         ("latitude", 123.0),
         ("metadata", [1, 2]),
