@@ -35,6 +35,8 @@ CLEAN = {
         "EMAIL_URL",
         "OFFERWISE_PROFILE",
         "OFFERWISE_CURRENCY",
+        # Set for the browser tests' live server; a deployment never has it.
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
     }
 }
 
