@@ -369,21 +369,28 @@ class ProductAdmin(ImportExportAdmin):
 # --- orders --------------------------------------------------------------------------------
 
 
-class OrderItemInline(ReadOnlyInline):
-    model = OrderItem
+class LineInline(ReadOnlyInline):
+    """Lines of an order or a cart; amounts in the currency of their owner."""
+
+    owner_field: str
     fields = ("product", "quantity", "display_unit_price", "display_amount")
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "order")
+        return super().get_queryset(request).select_related("product", self.owner_field)
 
     @admin.display(description=_("unit price"))
     def display_unit_price(self, obj):
-        return format_money(obj.unit_price, obj.order.currency)
+        return format_money(obj.unit_price, getattr(obj, self.owner_field).currency)
 
     @admin.display(description=_("amount"))
     def display_amount(self, obj):
-        return format_money(obj.amount, obj.order.currency)
+        return format_money(obj.amount, getattr(obj, self.owner_field).currency)
+
+
+class OrderItemInline(LineInline):
+    model = OrderItem
+    owner_field = "order"
 
 
 @admin.register(Order)
@@ -457,21 +464,9 @@ class OrderAdmin(ImportExportAdmin):
 # --- carts and events ----------------------------------------------------------------------
 
 
-class CartItemInline(ReadOnlyInline):
+class CartItemInline(LineInline):
     model = CartItem
-    fields = ("product", "quantity", "display_unit_price", "display_amount")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "cart")
-
-    @admin.display(description=_("unit price"))
-    def display_unit_price(self, obj):
-        return format_money(obj.unit_price, obj.cart.currency)
-
-    @admin.display(description=_("amount"))
-    def display_amount(self, obj):
-        return format_money(obj.amount, obj.cart.currency)
+    owner_field = "cart"
 
 
 @admin.register(Cart)

@@ -229,6 +229,28 @@ def _upsert_products(lines: Iterable[LineInput]) -> dict[str, Product]:
     return products
 
 
+def _replace_lines(
+    *,
+    owner: Order | Cart,
+    owner_field: str,
+    item_model: type[OrderItem | CartItem],
+    lines: list[LineInput],
+) -> None:
+    """Swap the order's or cart's lines for these, creating unknown products first."""
+    products = _upsert_products(lines)
+    owner.items.all().delete()
+    item_model.objects.bulk_create(
+        item_model(
+            **{owner_field: owner},
+            product=products[line.product_id],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for line in lines
+    )
+
+
 def _check_currency(currency: str) -> None:
     if currency != settings.OFFERWISE_CURRENCY:
         raise CurrencyNotSupported(
@@ -345,20 +367,7 @@ def upsert_order(
     order.save()
 
     if created or old_status == Order.Status.CREATED:
-        products = _upsert_products(lines)
-        order.items.all().delete()
-        OrderItem.objects.bulk_create(
-            [
-                OrderItem(
-                    order=order,
-                    product=products[line.product_id],
-                    quantity=line.quantity,
-                    unit_price=line.unit_price,
-                    amount=line.amount,
-                )
-                for line in lines
-            ]
-        )
+        _replace_lines(owner=order, owner_field="order", item_model=OrderItem, lines=lines)
 
     if Order.Status.PAID in {old_status, status} and old_status != status:
         refresh_customer_stats(customer_id=customer.pk)
@@ -411,20 +420,7 @@ def put_cart(
         cart.pk = Cart.objects.select_for_update().get(source_id=source_id).pk
         cart.save(force_update=True)
         created = False
-    products = _upsert_products(lines)
-    cart.items.all().delete()
-    CartItem.objects.bulk_create(
-        [
-            CartItem(
-                cart=cart,
-                product=products[line.product_id],
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-            )
-            for line in lines
-        ]
-    )
+    _replace_lines(owner=cart, owner_field="cart", item_model=CartItem, lines=lines)
     return cart, created
 
 
