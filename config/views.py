@@ -8,7 +8,9 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, format_percent
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import get_language, to_locale
@@ -150,6 +152,11 @@ def home(request):
 
 
 dashboard_urls = [path("", home, name="home")]
+
+
+def favicon(request):
+    # Browsers ask for /favicon.ico on pages that do not link ours (Swagger UI, admin).
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 def not_found(request, exception=None):

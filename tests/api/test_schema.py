@@ -30,3 +30,9 @@ def test_interactive_docs_load_their_assets_from_this_server(client):
     page = response.content.decode()
     assert "swagger-ui" in page
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+
+
+def test_favicon_is_served_for_pages_that_do_not_link_it(client):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0].endswith("img/favicon.svg")
