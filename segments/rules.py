@@ -1,0 +1,162 @@
+"""The rule compiler: a JSON rule tree in, one ``Q`` on ``Customer`` out.
+
+A tree is a group ``{"all": [...]}``, ``{"any": [...]}`` or ``{"not": node}``, or a condition
+``{"field": ..., "op": ..., "value": ...}`` whose field comes from ``segments.fields``.
+``{"all": []}`` matches everyone and ``{"any": []}`` no one. Every entry point checks the
+whole tree first and raises ``InvalidRules`` with the path of the bad node
+(``all[2].any[0]: unknown field 'orders.cnt'``). The same compiled filter answers both
+"who is in" (a queryset) and "is this customer in" (that queryset restricted to one row).
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Customer
+from segments.errors import InvalidRules
+from segments.fields import (
+    MATCH_ALL,
+    MATCH_NONE,
+    MISSING,
+    NO_VALUE_OPS,
+    Context,
+    ValueRejected,
+    get_field,
+    known_operators,
+    show,
+)
+
+MAX_DEPTH = 10
+MAX_CONDITIONS = 200
+# Conditions across a tree and the segments it refers to, expanded.
+MAX_EXPANDED_CONDITIONS = 1000
+GROUP_KEYS = ("all", "any", "not")
+CONDITION_KEYS = ("field", "op", "value")
+
+
+def compile_rules(tree: Any, *, now: dt.datetime | None = None) -> Q:
+    """The filter on Customer selecting the customers the tree describes at ``now``.
+
+    Raises InvalidRules when the tree is malformed or too large, or names an unknown field,
+    operator or a value of the wrong type.
+    """
+    return compile_tree(tree, Context(now=now or timezone.now()))
+
+
+def validate_rules(tree: Any, *, segment_id: int | None = None) -> None:
+    """Refuse a tree that cannot be compiled, or that refers back to segment ``segment_id``
+    through ``segment.member`` (directly or through other segments).
+
+    Raises InvalidRules.
+    """
+    segments = (segment_id,) if segment_id is not None else ()
+    compile_tree(tree, Context(now=timezone.now(), segments=segments, strict=True))
+
+
+def segment_queryset(tree: Any, *, now: dt.datetime | None = None) -> QuerySet[Customer]:
+    """Live (not erased) customers matching the tree. Raises InvalidRules."""
+    return Customer.objects.filter(erased_at__isnull=True).filter(compile_rules(tree, now=now))
+
+
+def is_member(tree: Any, customer_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Whether one customer matches the tree: the segment's own query, restricted to them.
+
+    Raises InvalidRules.
+    """
+    return segment_queryset(tree, now=now).filter(pk=customer_id).exists()
+
+
+def compile_tree(tree: Any, ctx: Context) -> Q:
+    """Compile with an explicit context (nested segments share its budget)."""
+    counter = [0]
+    return _node(tree, "", 1, ctx, counter)
+
+
+def _join(path: str, part: str) -> str:
+    return f"{path}.{part}" if path else part
+
+
+def _node(node: Any, path: str, depth: int, ctx: Context, counter: list[int]) -> Q:
+    if not isinstance(node, dict):
+        raise InvalidRules(f"expected an object, got {show(node)}", path=path)
+    groups = [key for key in GROUP_KEYS if key in node]
+    if groups:
+        if len(node) != 1:
+            keys = ", ".join(repr(k) for k in node)
+            raise InvalidRules(
+                f"a group has exactly one key, 'all', 'any' or 'not'; got {keys}", path=path
+            )
+        if depth > MAX_DEPTH:
+            raise InvalidRules(f"groups are nested deeper than {MAX_DEPTH} levels", path=path)
+        key = groups[0]
+        if key == "not":
+            return ~_node(node["not"], _join(path, "not"), depth + 1, ctx, counter)
+        items = node[key]
+        if not isinstance(items, list):
+            raise InvalidRules(
+                f"expected a list of rules, got {show(items)}", path=_join(path, key)
+            )
+        children = [
+            _node(item, _join(path, f"{key}[{i}]"), depth + 1, ctx, counter)
+            for i, item in enumerate(items)
+        ]
+        if not children:
+            return MATCH_ALL if key == "all" else MATCH_NONE
+        result = children[0]
+        for child in children[1:]:
+            result = result & child if key == "all" else result | child
+        return result
+    if "field" in node or "op" in node:
+        return _condition(node, path, ctx, counter)
+    raise InvalidRules(
+        "expected a group ('all', 'any' or 'not') or a condition ('field', 'op', 'value'), "
+        f"got {show(node)}",
+        path=path,
+    )
+
+
+def _condition(node: dict, path: str, ctx: Context, counter: list[int]) -> Q:
+    for key in node:
+        if key not in CONDITION_KEYS:
+            raise InvalidRules(f"unexpected key {key!r} in a condition", path=path)
+    counter[0] += 1
+    ctx.budget[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise InvalidRules(f"more than {MAX_CONDITIONS} conditions", path=path)
+    if ctx.budget[0] > MAX_EXPANDED_CONDITIONS:
+        raise InvalidRules(
+            f"more than {MAX_EXPANDED_CONDITIONS} conditions with referenced segments expanded",
+            path=path,
+        )
+    name = node.get("field")
+    if not isinstance(name, str):
+        raise InvalidRules(f"expected a field name, got {show(name)}", path=_join(path, "field"))
+    field = get_field(name)
+    if field is None:
+        raise InvalidRules(f"unknown field {name!r}", path=path)
+    op = node.get("op")
+    if not isinstance(op, str):
+        raise InvalidRules(f"expected an operator, got {show(op)}", path=_join(path, "op"))
+    allowed = ", ".join(field.operators)
+    if op not in field.operators:
+        if op not in known_operators():
+            raise InvalidRules(
+                f"unknown operator {op!r} (allowed for field {name!r}: {allowed})", path=path
+            )
+        raise InvalidRules(
+            f"operator {op!r} is not allowed for field {name!r} (allowed: {allowed})", path=path
+        )
+    value = node.get("value", MISSING)
+    value_path = _join(path, "value")
+    if op in NO_VALUE_OPS:
+        if value not in (MISSING, None):
+            raise InvalidRules(f"operator {op!r} takes no value", path=value_path)
+    elif value is MISSING:
+        raise InvalidRules(f"operator {op!r} needs a value", path=value_path)
+    try:
+        cleaned = None if op in NO_VALUE_OPS else field.clean(op, value)
+        return field.compile(op, cleaned, ctx)
+    except ValueRejected as e:
+        raise InvalidRules(e.message, path=value_path + e.subpath) from None
