@@ -228,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.Order.Status",
         "CartStatusEnum": "customers.models.Cart.Status",
+        "EventKindEnum": "customers.models.Event.Kind",
+        "SegmentKindEnum": "segments.models.Segment.Kind",
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI assets ship with the product (no CDN): the docs work offline.

@@ -8,6 +8,7 @@ from config import views
 
 api_v1 = [
     path("", include("customers.api.urls")),
+    path("", include("segments.api.urls")),
 ]
 
 urlpatterns = [

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import DomainError
+from config.errors import DomainError, NotFound
 
 
 class InvalidRules(DomainError):
@@ -18,3 +18,19 @@ class InvalidRules(DomainError):
         super().__init__(
             f"{path or 'root'}: {reason}", details={"path": path or "root", **(details or {})}
         )
+
+
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+    default_message = _("No segment with this id.")
+
+
+class SegmentNotStatic(DomainError):
+    code = "segment_not_static"
+    http_status = 409
+    default_message = _("Only a static segment has a list of members; this one uses rules.")
+
+
+class UnknownCustomers(DomainError):
+    code = "customer_not_found"
+    default_message = _("Some customers do not exist; nothing was changed.")

@@ -82,3 +82,18 @@ class SegmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.segment_id} since {self.entered_at:%Y-%m-%d}"
+
+
+class SegmentSize(models.Model):
+    """The segment's size at each refresh: its size over time on the dashboard."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    measured_at = models.DateTimeField(default=now)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-measured_at"]
+        indexes = [models.Index(fields=["segment", "measured_at"], name="segment_size_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.size} at {self.measured_at:%Y-%m-%d %H:%M}"

@@ -15,6 +15,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_tasks_in_process():
+    # Tasks queued by receivers run inline in tests; tests/test_celery_worker.py proves the
+    # real broker path with a worker process of its own.
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture
 def live_key(db) -> str:
     _, key = ApiKey.objects.create_key(name="checkout", mode=ApiKey.Mode.LIVE)
