@@ -1,0 +1,5 @@
+"""Dashboard pages for segments."""
+
+app_name = "segments"
+
+urlpatterns: list = []
