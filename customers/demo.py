@@ -9,6 +9,7 @@ customer stats are recomputed once, set-based, at the end.
 import random
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -90,6 +91,7 @@ CITIES: tuple[City, ...] = (
     City("São Paulo", "BR", "America/Sao_Paulo", "pt", -23.5505, -46.6333, ("+55119",), 8, 3),
 )  # fmt: skip
 BERLIN = next(city for city in CITIES if city.name == "Berlin")
+NEW_BERLINER_PHONES = ("pixel-9", "iphone-16", "galaxy-s25")
 
 # (first names, last names) per country.
 NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -332,6 +334,7 @@ class DemoSummary:
     carts: Counter = field(default_factory=Counter)
     cart_items: int = 0
     events: Counter = field(default_factory=Counter)
+    extensions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -408,7 +411,19 @@ def build_demo_shop(
         delete_demo_data()
     now = now or timezone.now()
     builder = _ShopBuilder(rng=random.Random(seed), now=now, currency=settings.OFFERWISE_CURRENCY)
-    return builder.build(customers)
+    summary = builder.build(customers)
+    summary.extensions = [extend(now=now) for extend in DEMO_EXTENSIONS]
+    return summary
+
+
+# Later apps add their own demo data (segments, campaigns, ...) on top of the shop: each
+# function receives ``now`` and returns a one-line summary for the command to print.
+DEMO_EXTENSIONS: list[Callable[..., str]] = []
+
+
+def register_demo_extension(extend: Callable[..., str]) -> None:
+    if extend not in DEMO_EXTENSIONS:
+        DEMO_EXTENSIONS.append(extend)
 
 
 # --- the builder ---------------------------------------------------------------------------
@@ -789,7 +804,14 @@ class _ShopBuilder:
                 created_at=max(customer.created_at, last - timedelta(minutes=rng.randint(1, 90))),
                 last_activity_at=last,
             )
-            add(cart, self._lines(shopper.categories), kind)
+            lines = self._lines(shopper.categories)
+            if shopper.is_new:
+                # New Berliners left a phone behind: the "phone model in cart" segment.
+                model = rng.choices(NEW_BERLINER_PHONES, weights=(50, 30, 20))[0]
+                lines = [(model, 1, self.price_of[model])] + [
+                    line for line in lines if line[0] != model
+                ]
+            add(cart, lines, kind)
         for _ in range(max(1, len(shoppers) // 200)):
             last = self._ago(hours=rng.uniform(0, 72))
             cart = Cart(

@@ -91,7 +91,7 @@ MAX_DAYS = 36_500
 EARTH_RADIUS_KM = 6371.0088
 KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
-NO_VALUE_OPS = frozenset({"is_set", "is_not_set", "today"})
+NO_VALUE_OPS = frozenset({"is_set", "is_not_set", "today", "this_month"})
 COMPARISON_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
 STRING_OPS = ("eq", "ne", "in", "not_in", "contains", "starts_with", "is_set", "is_not_set")
 CODE_OPS = ("eq", "ne", "in", "not_in", "is_set", "is_not_set")
@@ -710,13 +710,21 @@ def _clean_date_op(op: str, value: Any) -> Any:
 
 
 def _compile_birthday(op: str, value: Any, ctx: Context) -> Q:
-    """Birthday today / exactly N days from today (the customer's local date) / in month M."""
+    """Birthday today / exactly N days from today / this month (the customer's local date),
+    or in month M."""
     if op == "is_set":
         return Q(birthday_mmdd__isnull=False)
     if op == "is_not_set":
         return Q(birthday_mmdd__isnull=True)
     if op == "in_month":
         return Q(birthday_mmdd__gte=value * 100 + 1, birthday_mmdd__lte=value * 100 + 31)
+    if op == "this_month":
+        return per_local_today(
+            ctx.now,
+            lambda today: Q(
+                birthday_mmdd__gte=today.month * 100 + 1, birthday_mmdd__lte=today.month * 100 + 31
+            ),
+        )
     offset = dt.timedelta(days=value or 0)
     return per_local_today(
         ctx.now,
@@ -878,7 +886,7 @@ _register_builtins(
         Field(
             "birthday",
             "birthday",
-            ("today", "in_days", "in_month", *SET_OPS),
+            ("today", "in_days", "in_month", "this_month", *SET_OPS),
             _clean_date_op,
             _compile_birthday,
         ),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from customers.models import Customer
@@ -109,14 +109,14 @@ def refresh_segment(*, segment_id: int, now: dt.datetime | None = None) -> Membe
 
     newcomers = members.filter(
         ~Exists(SegmentMembership.objects.filter(segment=segment, customer=OuterRef("pk")))
-    ).values("pk")
+    ).values(newcomer_id=F("pk"))
     sql, params = newcomers.query.sql_with_params()
     table = SegmentMembership._meta.db_table
     with connection.cursor() as cursor:
         # The SELECT is Django's compiled query; user input only ever travels as parameters.
         cursor.execute(
             f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
-            f"SELECT %s, newcomer.id, %s FROM ({sql}) AS newcomer RETURNING customer_id",
+            f"SELECT %s, newcomer.newcomer_id, %s FROM ({sql}) AS newcomer RETURNING customer_id",
             [segment.pk, now, *params],
         )
         entered = [row[0] for row in cursor.fetchall()]

@@ -150,7 +150,7 @@ leaves = st.one_of(
             st.sampled_from([{}, {"properties": {"category": "kids"}}]),
         ),
     ),
-    no_value("birthday", ["today", "is_set", "is_not_set"]),
+    no_value("birthday", ["today", "this_month", "is_set", "is_not_set"]),
     conditions("birthday", ["in_days"], st.sampled_from([0, 1, 7])),
     conditions("birthday", ["in_month"], st.sampled_from([6, 7])),
 )
@@ -288,6 +288,9 @@ def oracle(node: dict, c: dict) -> bool:
             return (c["birthdate"] is not None) == (op == "is_set")
         if op == "in_month":
             return c["birthdate"] is not None and c["birthdate"].month == value
+        today = NOW.astimezone(zoneinfo.ZoneInfo(c["timezone"])).date()
+        if op == "this_month":
+            return c["birthdate"] is not None and c["birthdate"].month == today.month
         today = NOW.astimezone(zoneinfo.ZoneInfo(c["timezone"])).date()
         return celebrated(c["birthdate"], today + (value or 0) * DAY)
     raise AssertionError(f"the oracle does not know {field}")

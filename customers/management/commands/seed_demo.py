@@ -47,5 +47,6 @@ class Command(BaseCommand):
             f"abandoned, {carts['converted']} converted, {carts['guest']} guest)",
             f"  events       {events.total()} ({events['behavioural']} behavioural, "
             f"{events['custom']} custom)",
+            *(f"  {line}" for line in summary.extensions),
         ]
         self.stdout.write("\n".join(lines))
