@@ -103,3 +103,36 @@ def test_bad_member_body_is_400(api):
     vip = services.create_segment(name="VIP", kind=Segment.Kind.STATIC)
     response = api.post(f"/api/v1/segments/{vip.pk}/members", {"customers": "abc"})
     assert response.status_code == 400
+
+
+def test_customer_export_lists_their_segments(api, ireland):
+    api.put("/api/v1/customers/c-1", {"country": "IE"})
+    export = api.get("/api/v1/customers/c-1/export").json()
+    assert [s["name"] for s in export["segments"]] == ["Ireland"]
+
+
+def test_admin_pages_render_and_refresh(admin_client, ireland):
+    assert admin_client.get("/admin/segments/segment/").status_code == 200
+    assert admin_client.get(f"/admin/segments/segment/{ireland.pk}/change/").status_code == 200
+    response = admin_client.post(
+        "/admin/segments/segment/",
+        {"action": "refresh_now", "_selected_action": [ireland.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert ireland.sizes.count() == 2
+
+
+def test_admin_refuses_invalid_rules_with_the_pointed_message(admin_client):
+    response = admin_client.post(
+        "/admin/segments/segment/add/",
+        {
+            "name": "Bad",
+            "kind": "dynamic",
+            "description": "",
+            "rules": '{"all": [{"field": "country", "op": "gt", "value": "IE"}]}',
+        },
+    )
+    assert response.status_code == 200
+    assert "all[0]: operator &#x27;gt&#x27; is not allowed" in response.content.decode()
+    assert not Segment.objects.exists()
