@@ -8,7 +8,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Count, Max, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce, Floor
 from django.utils import timezone
 
@@ -90,14 +100,16 @@ def upsert_customer(
 ) -> tuple[Customer, bool]:
     """Create the customer or update the fields given (others stay as they are)."""
     values = {field: data[field] for field in CUSTOMER_FIELDS if field in data}
-    try:
-        with transaction.atomic():
-            customer, created = Customer.objects.select_for_update().get_or_create(
-                source_id=source_id, defaults=values
-            )
-    except IntegrityError:
-        # A concurrent first push of the same source_id won the insert; update theirs.
-        customer, created = Customer.objects.select_for_update().get(source_id=source_id), False
+    # Most pushes update a known customer: lock it directly, no savepoint needed.
+    customer = Customer.objects.select_for_update().filter(source_id=source_id).first()
+    created = False
+    if customer is None:
+        try:
+            with transaction.atomic():
+                customer, created = Customer.objects.create(source_id=source_id, **values), True
+        except IntegrityError:
+            # A concurrent first push of the same source_id won the insert; update theirs.
+            customer = Customer.objects.select_for_update().get(source_id=source_id)
     if not created and values:
         for field, value in values.items():
             setattr(customer, field, value)
@@ -108,7 +120,7 @@ def upsert_customer(
     return customer, created
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def set_consents(*, customer: Customer, consents: dict[str, bool], source: str = "api") -> None:
     """Record a yes or no per purpose; the time is kept only when the answer changes."""
     now = timezone.now()
@@ -134,11 +146,7 @@ def set_consents(*, customer: Customer, consents: dict[str, bool], source: str =
         consent.save()
 
 
-def has_consent(*, customer: Customer, purpose: str) -> bool:
-    return Consent.objects.filter(customer=customer, purpose=purpose, granted=True).exists()
-
-
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def refresh_customer_stats(*, customer_id: int) -> Customer:
     """Recompute the stats from the customer's paid orders, under a lock on the customer.
 
@@ -438,10 +446,21 @@ def record_event(
 ) -> Event:
     """Store what the customer did. Raises TrackingConsentRequired for behavioural events
     of a customer who has not granted tracking consent; nothing is stored then."""
-    customer = _customer_by_source_id(customer_source_id)
-    if kind == Event.Kind.BEHAVIOURAL and not has_consent(
-        customer=customer, purpose=Consent.Purpose.TRACKING
-    ):
+    try:
+        customer = (
+            Customer.objects.filter(source_id=customer_source_id, erased_at__isnull=True)
+            .annotate(
+                tracking=Exists(
+                    Consent.objects.filter(
+                        customer=OuterRef("pk"), purpose=Consent.Purpose.TRACKING, granted=True
+                    )
+                )
+            )
+            .get()
+        )
+    except Customer.DoesNotExist:
+        raise UnknownCustomer(details={"customer": customer_source_id}) from None
+    if kind == Event.Kind.BEHAVIOURAL and not customer.tracking:
         raise TrackingConsentRequired(details={"customer": customer_source_id, "event": name})
     event = Event.objects.create(
         customer=customer,
