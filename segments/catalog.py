@@ -20,7 +20,7 @@ from django.utils.translation import get_language, gettext, pgettext_lazy, to_lo
 from django.utils.translation import gettext_lazy as _
 
 from customers.currencies import minor_unit_digits
-from segments.fields import NO_VALUE_OPS, get_field, registered_fields
+from segments.fields import NO_VALUE_OPS, get_field, registered_families, registered_fields
 
 OPERATOR_LABELS = {
     "eq": _("is"),
@@ -97,7 +97,7 @@ FIELD_LABELS = {
     "consent.tracking": ("consent", _("Consent: behaviour tracking")),
 }
 
-# Field families (``<prefix>.<key>``); the registry has no public list of them yet.
+# Labels of the field families we ship; families other apps register get a plain label.
 FAMILIES = {
     "metadata": ("metadata", _("Custom attribute")),
 }
@@ -269,7 +269,8 @@ def builder_catalog(*, segments: Iterable[tuple[int, str]] = ()) -> dict[str, An
             }
         )
     families = []
-    for prefix, (section, label) in FAMILIES.items():
+    for prefix in registered_families():
+        section, label = FAMILIES.get(prefix, ("other", prefix))
         probe = get_field(f"{prefix}.key")
         if probe is None:
             continue

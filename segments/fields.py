@@ -187,6 +187,11 @@ def registered_fields() -> list[Field]:
     return list(_fields.values())
 
 
+def registered_families() -> list[str]:
+    """The prefixes of field families (``metadata`` for ``metadata.<key>``), for the builder."""
+    return list(_families)
+
+
 def known_operators() -> set[str]:
     """Every operator some field accepts: tells a typo from an operator the field refuses."""
     ops = {op for f in _fields.values() for op in f.operators}
