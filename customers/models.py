@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
@@ -55,8 +56,9 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["birthday_mmdd"], name="customer_birthday_idx"),
             models.Index(fields=["last_order_at"], name="customer_last_order_idx"),
-            models.Index(fields=["country", "city"], name="customer_country_city_idx"),
-            models.Index(fields=["city"], name="customer_city_idx"),
+            # Segments compare text case-insensitively as LOWER(city): index that expression.
+            models.Index(F("country"), Lower("city"), name="customer_country_city_idx"),
+            models.Index(Lower("city"), name="customer_city_idx"),
             models.Index(fields=["created_at"], name="customer_created_idx"),
             models.Index(fields=["orders_count"], name="customer_orders_count_idx"),
             models.Index(fields=["total_spent"], name="customer_total_spent_idx"),
@@ -179,7 +181,11 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["customer", "status", "created_at"], name="order_customer_idx"),
+            # With the id as last key column, "this customer's paid orders since D" is an
+            # index-only scan for segment conditions on order history.
+            models.Index(
+                fields=["customer", "status", "created_at", "id"], name="order_customer_idx"
+            ),
             models.Index(fields=["status", "created_at"], name="order_status_created_idx"),
         ]
         constraints = [
@@ -210,7 +216,11 @@ class OrderItem(models.Model):
     amount = models.BigIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["product", "order"], name="orderitem_product_idx")]
+        indexes = [
+            models.Index(fields=["product", "order"], name="orderitem_product_idx"),
+            # "Does this order contain one of these products": an index-only probe.
+            models.Index(fields=["order", "product"], name="orderitem_order_product_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gte=1) & Q(unit_price__gte=0) & Q(amount__gte=0),

@@ -76,7 +76,7 @@ from django.db.models.lookups import (
 )
 from django.db.utils import NotSupportedError
 
-from customers.models import Cart, Consent, Event, Order
+from customers.models import Cart, Consent, Event, Order, OrderItem, Product
 from segments.errors import InvalidRules
 
 # Expressions that are always true / always false. An empty Q() would vanish inside an OR
@@ -546,9 +546,8 @@ def at_least(subquery, min_count: int) -> Q:
     """At least ``min_count`` rows in a correlated subquery: EXISTS when one row is enough."""
     if min_count == 1:
         return Q(Exists(subquery))
-    counted = (
-        subquery.order_by().values("customer").annotate(n=Count("pk", distinct=True)).values("n")
-    )
+    # The subqueries given here join nothing, so each row is one order or event.
+    counted = subquery.order_by().values("customer").annotate(n=Count("pk")).values("n")
     count = Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
     return Q(GreaterThanOrEqual(count, min_count))
 
@@ -561,7 +560,7 @@ def _history_spec() -> dict[str, tuple[bool, Callable[[Any], Any]]]:
     }
 
 
-def _orders_field(name: str, lookup: str) -> Field:
+def _orders_field(name: str, product_lookup: str) -> Field:
     """Bought a product / something in a category at least N times (N paid orders containing
     it, whatever the quantities) in the last D days (orders placed at or after now - D days)."""
 
@@ -569,8 +568,13 @@ def _orders_field(name: str, lookup: str) -> Field:
         return clean_object(value, _history_spec())
 
     def compile(op: str, spec: dict, ctx: Context) -> Q:
+        # The products are found once (an uncorrelated subquery), so each customer's check
+        # walks only their orders and probes the (order, product) index of the lines; no
+        # join that would count one order twice.
+        products = Product.objects.filter(**{product_lookup: spec["id"]}).values("pk")
+        lines = OrderItem.objects.filter(order=OuterRef("pk"), product__in=products)
         orders = Order.objects.filter(
-            customer=OuterRef("pk"), status=Order.Status.PAID, **{lookup: spec["id"]}
+            Exists(lines), customer=OuterRef("pk"), status=Order.Status.PAID
         )
         if "within_days" in spec:
             orders = orders.filter(created_at__gte=ctx.now - dt.timedelta(days=spec["within_days"]))
@@ -875,8 +879,8 @@ _register_builtins(
         _datetime_field("first_order_at", "first_order_at", nullable=True),
         _datetime_field("last_order_at", "last_order_at", nullable=True),
         *(_consent_field(purpose) for purpose in Consent.Purpose.values),
-        _orders_field("orders.product", "items__product__source_id"),
-        _orders_field("orders.category", "items__product__category__source_id"),
+        _orders_field("orders.product", "source_id"),
+        _orders_field("orders.category", "category__source_id"),
         Field("events.count", "event_history", ("matches",), _clean_events, _compile_events),
         Field("cart.abandoned", "cart", ("matches",), _clean_abandoned, _compile_abandoned),
         Field(
