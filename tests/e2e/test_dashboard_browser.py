@@ -36,31 +36,6 @@ def staff_marketer(django_user_model):
     )
 
 
-@pytest.fixture
-def browser_log(page: Page, live_server):
-    """Console errors, page errors and every request that left the live server."""
-    log = {"errors": [], "external": []}
-
-    def on_console(message):
-        # Failed loads are reported with their address by on_response instead.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            log["errors"].append(message.text)
-
-    def on_response(response):
-        if response.status >= 400:
-            log["errors"].append(f"{response.status} {response.url}")
-
-    def on_request(request):
-        if not request.url.startswith((live_server.url, "data:", "blob:")):
-            log["external"].append(request.url)
-
-    page.on("pageerror", lambda error: log["errors"].append(str(error)))
-    page.on("console", on_console)
-    page.on("request", on_request)
-    page.on("response", on_response)
-    return log
-
-
 def paid_order(customer, *, total: int, created_at: dt.datetime) -> Order:
     return OrderFactory(
         customer=customer,

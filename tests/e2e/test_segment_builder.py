@@ -22,30 +22,6 @@ def marketer(django_user_model):
 
 
 @pytest.fixture
-def browser_log(page: Page, live_server):
-    """Console errors, page errors and every request that left the live server."""
-    log = {"errors": [], "external": []}
-
-    def on_console(message):
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            log["errors"].append(message.text)
-
-    def on_response(response):
-        if response.status >= 400:
-            log["errors"].append(f"{response.status} {response.url}")
-
-    def on_request(request):
-        if not request.url.startswith((live_server.url, "data:", "blob:")):
-            log["external"].append(request.url)
-
-    page.on("pageerror", lambda error: log["errors"].append(str(error)))
-    page.on("console", on_console)
-    page.on("request", on_request)
-    page.on("response", on_response)
-    return log
-
-
-@pytest.fixture
 def shop(db):
     """Four Irish customers, two of them with at least 10 orders, and two German ones."""
     irish = [
