@@ -13,7 +13,7 @@ from customers.api.fields import (
     StrictIntegerField,
     TimezoneField,
 )
-from customers.models import Cart, Consent, Customer, Event, Order
+from customers.models import Cart, Consent, Event, Order
 
 # --- input ---------------------------------------------------------------------------------
 
@@ -129,12 +129,16 @@ class EventInSerializer(StrictInputSerializer):
 
 
 # --- output --------------------------------------------------------------------------------
+# Plain serializers with declared fields: a ModelSerializer introspects its model again on
+# every request, a measurable share of a lookup's CPU (docs/benchmarks.md).
 
 
-class ConsentOutSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Consent
-        fields = ["purpose", "granted", "granted_at", "withdrawn_at", "source"]
+class ConsentOutSerializer(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=Consent.Purpose.choices)
+    granted = serializers.BooleanField()
+    granted_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField()
 
 
 class CustomerStatsSerializer(serializers.Serializer):
@@ -149,33 +153,25 @@ class CustomerStatsSerializer(serializers.Serializer):
         return settings.OFFERWISE_CURRENCY
 
 
-class CustomerOutSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(read_only=True)
-    consents = ConsentOutSerializer(many=True, read_only=True)
-    stats = CustomerStatsSerializer(source="*", read_only=True)
-
-    class Meta:
-        model = Customer
-        fields = [
-            "source_id",
-            "first_name",
-            "last_name",
-            "name",
-            "email",
-            "phone",
-            "birthdate",
-            "timezone",
-            "language",
-            "country",
-            "city",
-            "latitude",
-            "longitude",
-            "metadata",
-            "consents",
-            "stats",
-            "created_at",
-            "updated_at",
-        ]
+class CustomerOutSerializer(serializers.Serializer):
+    source_id = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    phone = serializers.CharField()
+    birthdate = serializers.DateField(allow_null=True)
+    timezone = serializers.CharField()
+    language = serializers.CharField()
+    country = serializers.CharField()
+    city = serializers.CharField()
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    metadata = serializers.JSONField()
+    consents = ConsentOutSerializer(many=True)
+    stats = CustomerStatsSerializer(source="*")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class LineOutSerializer(serializers.Serializer):
@@ -189,56 +185,42 @@ class LineOutSerializer(serializers.Serializer):
     amount = serializers.IntegerField()
 
 
-class OrderOutSerializer(serializers.ModelSerializer):
+class OrderOutSerializer(serializers.Serializer):
+    source_id = serializers.CharField()
     customer = serializers.CharField(source="customer.source_id")
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    currency = serializers.CharField()
     items = LineOutSerializer(many=True)
-
-    class Meta:
-        model = Order
-        fields = [
-            "source_id",
-            "customer",
-            "status",
-            "currency",
-            "items",
-            "items_amount",
-            "discount_amount",
-            "shipping_amount",
-            "total_amount",
-            "metadata",
-            "created_at",
-            "paid_at",
-            "cancelled_at",
-            "refunded_at",
-            "updated_at",
-        ]
+    items_amount = serializers.IntegerField()
+    discount_amount = serializers.IntegerField()
+    shipping_amount = serializers.IntegerField()
+    total_amount = serializers.IntegerField()
+    metadata = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    refunded_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
 
 
-class CartOutSerializer(serializers.ModelSerializer):
+class CartOutSerializer(serializers.Serializer):
+    source_id = serializers.CharField()
     customer = serializers.CharField(source="customer.source_id", allow_null=True, default=None)
-    order = serializers.CharField(source="order.source_id", allow_null=True, default=None)
+    status = serializers.ChoiceField(choices=Cart.Status.choices)
+    currency = serializers.CharField()
     items = LineOutSerializer(many=True)
-
-    class Meta:
-        model = Cart
-        fields = [
-            "source_id",
-            "customer",
-            "status",
-            "currency",
-            "items",
-            "items_amount",
-            "items_count",
-            "order",
-            "created_at",
-            "last_activity_at",
-        ]
+    items_amount = serializers.IntegerField()
+    items_count = serializers.IntegerField()
+    order = serializers.CharField(source="order.source_id", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    last_activity_at = serializers.DateTimeField()
 
 
-class EventOutSerializer(serializers.ModelSerializer):
+class EventOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     customer = serializers.CharField(source="customer.source_id")
-
-    class Meta:
-        model = Event
-        fields = ["id", "customer", "name", "kind", "properties", "occurred_at", "created_at"]
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Event.Kind.choices)
+    properties = serializers.JSONField()
+    occurred_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
