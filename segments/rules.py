@@ -9,6 +9,8 @@ whole tree first and raises ``InvalidRules`` with the path of the bad node
 """
 
 import datetime as dt
+import json
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -42,7 +44,21 @@ def compile_rules(tree: Any, *, now: dt.datetime | None = None) -> Q:
     Raises InvalidRules when the tree is malformed or too large, or names an unknown field,
     operator or a value of the wrong type.
     """
-    return compile_tree(tree, Context(now=now or timezone.now()))
+    if now is not None:
+        return compile_tree(tree, Context(now=now))
+    try:
+        key = json.dumps(tree, sort_keys=True)
+    except (TypeError, ValueError):
+        return compile_tree(tree, Context(now=timezone.now()))
+    # Live questions asked within the same second share one compiled filter: compiling is
+    # about half of a membership check, and no rule is finer than a second. The data itself
+    # is always read when the query runs.
+    return _compile_live(key, timezone.now().replace(microsecond=0))
+
+
+@lru_cache(maxsize=512)
+def _compile_live(tree_json: str, now: dt.datetime) -> Q:
+    return compile_tree(json.loads(tree_json), Context(now=now))
 
 
 def validate_rules(tree: Any, *, segment_id: int | None = None) -> None:
