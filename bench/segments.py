@@ -431,9 +431,11 @@ def generate(cursor, customers: int, orders: int, events: int) -> list[tuple[str
     step(
         "order items",
         f"""
-        INSERT INTO customers_orderitem (order_id, product_id, quantity, unit_price, amount)
-        SELECT s.o, p.product, p.quantity, {price_arr}[p.product],
-            p.quantity * {price_arr}[p.product]
+        INSERT INTO customers_orderitem
+            (order_id, product_id, category_id, quantity, unit_price, amount)
+        SELECT s.o, p.product,
+            (SELECT category_id FROM customers_product WHERE id = p.product),
+            p.quantity, {price_arr}[p.product], p.quantity * {price_arr}[p.product]
         FROM (
             SELECT o, {customer_of_order} AS cust, 1 + {h("o", 31)} % 3 AS lines
             FROM generate_series(1, {m}) o

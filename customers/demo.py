@@ -722,6 +722,7 @@ class _ShopBuilder:
             OrderItem(
                 order=order,
                 product=self.products[sku],
+                category_id=self.products[sku].category_id,
                 quantity=quantity,
                 unit_price=price,
                 amount=quantity * price,

@@ -211,6 +211,16 @@ class Order(models.Model):
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_items")
+    # The product's category when the line was written: "bought in category X" then reads
+    # the lines alone (purchase history keeps the category it was bought in).
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     quantity = models.PositiveIntegerField()
     unit_price = models.BigIntegerField()
     amount = models.BigIntegerField()
@@ -218,8 +228,10 @@ class OrderItem(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["product", "order"], name="orderitem_product_idx"),
-            # "Does this order contain one of these products": an index-only probe.
+            # "Does this order contain this product / something in this category":
+            # index-only probes for segment conditions on order history.
             models.Index(fields=["order", "product"], name="orderitem_order_product_idx"),
+            models.Index(fields=["order", "category"], name="orderitem_order_category_idx"),
         ]
         constraints = [
             models.CheckConstraint(

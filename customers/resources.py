@@ -414,6 +414,7 @@ class OrderItemsWidget(widgets.Widget):
         return [
             OrderItem(
                 product=products[line["product_id"]],
+                category_id=products[line["product_id"]].category_id,
                 quantity=line["quantity"],
                 unit_price=line["unit_price"],
                 amount=line["quantity"] * line["unit_price"],

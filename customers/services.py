@@ -254,6 +254,11 @@ def _replace_lines(
             quantity=line.quantity,
             unit_price=line.unit_price,
             amount=line.amount,
+            **(
+                {"category_id": products[line.product_id].category_id}
+                if item_model is OrderItem
+                else {}
+            ),
         )
         for line in lines
     )

@@ -76,7 +76,7 @@ from django.db.models.lookups import (
 )
 from django.db.utils import NotSupportedError
 
-from customers.models import Cart, Consent, Event, Order, OrderItem, Product
+from customers.models import Cart, Category, Consent, Event, Order, OrderItem, Product
 from segments.errors import InvalidRules
 
 # Expressions that are always true / always false. An empty Q() would vanish inside an OR
@@ -560,19 +560,20 @@ def _history_spec() -> dict[str, tuple[bool, Callable[[Any], Any]]]:
     }
 
 
-def _orders_field(name: str, product_lookup: str) -> Field:
+def _orders_field(name: str, model: type[Product | Category], line_field: str) -> Field:
     """Bought a product / something in a category at least N times (N paid orders containing
-    it, whatever the quantities) in the last D days (orders placed at or after now - D days)."""
+    it, whatever the quantities) in the last D days (orders placed at or after now - D days).
+    A line counts in the category its product had when it was bought."""
 
     def clean(op: str, value: Any) -> dict:
         return clean_object(value, _history_spec())
 
     def compile(op: str, spec: dict, ctx: Context) -> Q:
-        # The products are found once (an uncorrelated subquery), so each customer's check
-        # walks only their orders and probes the (order, product) index of the lines; no
-        # join that would count one order twice.
-        products = Product.objects.filter(**{product_lookup: spec["id"]}).values("pk")
-        lines = OrderItem.objects.filter(order=OuterRef("pk"), product__in=products)
+        # The id is looked up once per query (a scalar subquery), so each customer's check
+        # walks only their orders and probes the (order, product|category) index of the
+        # lines; no join that would count one order twice.
+        wanted = Subquery(model.objects.filter(source_id=spec["id"]).values("pk")[:1])
+        lines = OrderItem.objects.filter(order=OuterRef("pk"), **{line_field: wanted})
         orders = Order.objects.filter(
             Exists(lines), customer=OuterRef("pk"), status=Order.Status.PAID
         )
@@ -879,8 +880,8 @@ _register_builtins(
         _datetime_field("first_order_at", "first_order_at", nullable=True),
         _datetime_field("last_order_at", "last_order_at", nullable=True),
         *(_consent_field(purpose) for purpose in Consent.Purpose.values),
-        _orders_field("orders.product", "source_id"),
-        _orders_field("orders.category", "category__source_id"),
+        _orders_field("orders.product", Product, "product_id"),
+        _orders_field("orders.category", Category, "category_id"),
         Field("events.count", "event_history", ("matches",), _clean_events, _compile_events),
         Field("cart.abandoned", "cart", ("matches",), _clean_abandoned, _compile_abandoned),
         Field(

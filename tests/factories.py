@@ -69,6 +69,7 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
 
     order = factory.SubFactory(OrderFactory)
     product = factory.SubFactory(ProductFactory)
+    category = factory.LazyAttribute(lambda item: item.product.category)
     quantity = 2
     unit_price = 2500
     amount = 5000

@@ -149,3 +149,9 @@ def test_get_order_and_filter_orders(api, customer):
     paid = api.get("/api/v1/orders", {"status": "paid", "customer": "c-1"}).json()
     assert [o["source_id"] for o in paid["results"]] == ["o-1"]
     assert api.get("/api/v1/orders/nope").status_code == 404
+
+
+def test_order_lines_record_the_category_their_product_had(api, customer):
+    api.put("/api/v1/orders/o-1", order_body(status="paid"))
+    line = Order.objects.get(source_id="o-1").items.get()
+    assert line.category.source_id == "accessories"

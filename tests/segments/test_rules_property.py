@@ -332,7 +332,14 @@ def create(specs: list[dict]) -> list[int]:
                 created_at=ago(days),
             )
             OrderItem.objects.bulk_create(
-                OrderItem(order=order, product=products[cat], quantity=3, unit_price=0, amount=0)
+                OrderItem(
+                    order=order,
+                    product=products[cat],
+                    category_id=products[cat].category_id,
+                    quantity=3,
+                    unit_price=0,
+                    amount=0,
+                )
                 for cat in categories
             )
         Event.objects.bulk_create(

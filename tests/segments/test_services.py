@@ -171,3 +171,23 @@ def test_birthday_this_month_uses_the_customers_own_month():
     services.refresh_segment(segment_id=segment.pk, now=now)
     assert snapshot(segment) == {tokyo_july.pk, dublin_june.pk}
     assert tokyo_june.pk not in snapshot(segment)
+
+
+def test_bought_in_category_reads_the_category_at_purchase_time():
+    from customers.models import Category, Product
+
+    customer = CustomerFactory()
+    customer_services.upsert_order(
+        source_id="o-1",
+        customer_source_id=customer.source_id,
+        status="paid",
+        currency="USD",
+        lines=[LineInput(product_id="hoodie", category="kids", quantity=1, unit_price=100)],
+    )
+    kids = {"all": [{"field": "orders.category", "op": "matches", "value": {"id": "kids"}}]}
+    segment = services.create_segment(name="Kids buyers", rules=kids)
+    Product.objects.filter(source_id="hoodie").update(
+        category=Category.objects.create(source_id="teens", name="Teens")
+    )
+    services.refresh_segment(segment_id=segment.pk)
+    assert snapshot(segment) == {customer.pk}
