@@ -393,11 +393,17 @@ def delete_demo_data() -> None:
 
 @transaction.atomic
 def build_demo_shop(
-    *, seed: int = 42, customers: int = 2000, now: datetime | None = None, reset: bool = False
+    *,
+    seed: int = 42,
+    customers: int = 2000,
+    now: datetime | None = None,
+    reset: bool = False,
+    extensions: bool = True,
 ) -> DemoSummary:
     """Load the demo shop, the same one for the same ``seed`` and ``now``.
 
-    Raises DemoDataExists when demo data is already there and ``reset`` is false, and
+    ``extensions`` adds what other apps register on top (demo segments, ...). Raises
+    DemoDataExists when demo data is already there and ``reset`` is false, and
     DemoDataInUse when ``reset`` cannot delete it.
     """
     if customers < 1:
@@ -412,7 +418,8 @@ def build_demo_shop(
     now = now or timezone.now()
     builder = _ShopBuilder(rng=random.Random(seed), now=now, currency=settings.OFFERWISE_CURRENCY)
     summary = builder.build(customers)
-    summary.extensions = [extend(now=now) for extend in DEMO_EXTENSIONS]
+    if extensions:
+        summary.extensions = [extend(now=now) for extend in DEMO_EXTENSIONS]
     return summary
 
 

@@ -51,7 +51,9 @@ def loaded_shop(django_db_setup, django_db_blocker):
     # Built once and committed: the tests below only read it, or change it inside their
     # own rolled-back transaction.
     with django_db_blocker.unblock():
-        summary = build_demo_shop(seed=7, customers=SMALL, now=NOW)
+        # The shop alone: what other apps add (demo segments) is tested with those apps,
+        # and would outlive this module's clean-up.
+        summary = build_demo_shop(seed=7, customers=SMALL, now=NOW, extensions=False)
     yield summary
     with django_db_blocker.unblock():
         delete_demo_data()
