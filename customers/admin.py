@@ -76,6 +76,16 @@ class ImportExportAdmin(ImportExportModelAdmin):
         return self.has_view_permission(request)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the shop's API (or kept on another page): viewed here, not edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -322,7 +332,7 @@ class CustomerAdmin(ImportExportAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyAdmin):
     """Read-only list; answers are changed on the customer's page, where their times are kept."""
 
     list_display = ("customer", "purpose", "granted", "granted_at", "withdrawn_at", "source")
@@ -331,12 +341,6 @@ class ConsentAdmin(admin.ModelAdmin):
     list_select_related = ("customer",)
     date_hierarchy = "updated_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # --- catalogue -----------------------------------------------------------------------------
@@ -470,7 +474,7 @@ class CartItemInline(LineInline):
 
 
 @admin.register(Cart)
-class CartAdmin(admin.ModelAdmin):
+class CartAdmin(ReadOnlyAdmin):
     """Carts are the shop's live view (put by the API); read-only here."""
 
     inlines = [CartItemInline]
@@ -488,19 +492,13 @@ class CartAdmin(admin.ModelAdmin):
     date_hierarchy = "last_activity_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("items amount"), ordering="items_amount")
     def display_items_amount(self, obj):
         return format_money(obj.items_amount, obj.currency)
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """Events are what customers did, as the shop reported it: a log, read-only."""
 
     list_display = ("name", "kind", "customer", "occurred_at")
@@ -509,9 +507,3 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ("customer",)
     date_hierarchy = "occurred_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

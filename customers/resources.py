@@ -23,7 +23,7 @@ from customers import signals
 from customers.api.fields import AmountField, CurrencyField, JSONObjectField
 from customers.api.serializers import CustomerInSerializer, LineInSerializer
 from customers.models import Category, Customer, Order, OrderItem, Product
-from customers.services import ORDER_TRANSITIONS, recompute_customer_stats
+from customers.services import CUSTOMER_FIELDS, ORDER_TRANSITIONS, recompute_customer_stats
 
 
 def check_with_api_field(field: serializers.Field, value: Any) -> Any:
@@ -305,19 +305,7 @@ class CustomerResource(AllOrNothingResource):
         import_id_fields = ["source_id"]
         fields = [
             "source_id",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "birthdate",
-            "timezone",
-            "language",
-            "country",
-            "city",
-            "latitude",
-            "longitude",
-            "metadata",
-            "created_at",
+            *CUSTOMER_FIELDS,
             "orders_count",
             "total_spent",
             "average_order_value",

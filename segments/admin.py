@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from customers.admin import ReadOnlyAdmin
 from segments import services
 from segments.models import Segment, SegmentMember, SegmentSize
 from segments.selectors import segments_with_last_size
@@ -51,14 +52,8 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SegmentSize)
-class SegmentSizeAdmin(admin.ModelAdmin):
+class SegmentSizeAdmin(ReadOnlyAdmin):
     list_display = ("segment", "measured_at", "size")
     list_filter = ("segment",)
     list_select_related = ("segment",)
     date_hierarchy = "measured_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
