@@ -31,10 +31,9 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from postgres import PYTHON, ROOT, manage, pg_args, pg_tool
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/offerwise_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -63,7 +62,14 @@ def machine_facts() -> dict[str, str]:
                 model = line.split(":", 1)[1].strip()
                 break
     pg = subprocess.run(
-        ["psql", *_pg_args(os.environ["DATABASE_URL"], "postgres"), "-Atc", "show server_version"],
+        [
+            "psql",
+            *pg_args(os.environ["DATABASE_URL"]),
+            "-d",
+            "postgres",
+            "-Atc",
+            "show server_version",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -92,49 +98,10 @@ def cpu_calibration() -> float:
     return (time.process_time() - started) * 1000
 
 
-def _pg_args(url: str, dbname: str) -> list[str]:
-    parts = urlsplit(url)
-    return [
-        "-h",
-        parts.hostname or "127.0.0.1",
-        "-p",
-        str(parts.port or 5432),
-        "-U",
-        parts.username or "postgres",
-        "-d",
-        dbname,
-    ]
-
-
-def _db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def _pg_tool(tool: str, url: str, *extra: str) -> None:
-    parts = urlsplit(url)
-    args = [tool, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    args += ["-U", parts.username or "postgres", *extra, _db_name(url)]
-    subprocess.run(args, check=True, capture_output=True, text=True)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -623,12 +590,12 @@ def main() -> int:
 
     gunicorn = None
     django_ready = False
-    _pg_tool("dropdb", database_url, "--if-exists", "--force")
-    _pg_tool("createdb", database_url)
+    pg_tool("dropdb", database_url, "--if-exists", "--force")
+    pg_tool("createdb", database_url)
     try:
         started = time.perf_counter()
-        manage("migrate", "--no-input")
-        key = manage("create_api_key", "bench").strip().splitlines()[-1]
+        manage("migrate", "--no-input", timeout=300)
+        key = manage("create_api_key", "bench", timeout=300).strip().splitlines()[-1]
         import django
 
         django.setup()
@@ -731,7 +698,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-        _pg_tool("dropdb", database_url, "--if-exists", "--force")
+        pg_tool("dropdb", database_url, "--if-exists", "--force")
 
 
 def wait_until_up(port: int, key: str, gunicorn: subprocess.Popen) -> None:

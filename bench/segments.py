@@ -27,15 +27,13 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from postgres import ROOT, db_name, manage, pg_tool, psql
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/offerwise_segbench"
 
 # The targets.
@@ -93,55 +91,9 @@ def machine_facts(database_url: str) -> dict[str, str]:
     }
 
 
-def _pg_args(url: str) -> list[str]:
-    parts = urlsplit(url)
-    return [
-        "-h",
-        parts.hostname or "127.0.0.1",
-        "-p",
-        str(parts.port or 5432),
-        "-U",
-        parts.username or "postgres",
-    ]
-
-
-def _db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def psql(url: str, dbname: str, sql: str) -> str:
-    done = subprocess.run(
-        ["psql", *_pg_args(url), "-d", dbname, "-Atc", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def pg_tool(tool: str, url: str, *extra: str) -> None:
-    subprocess.run(
-        [tool, *_pg_args(url), *extra, _db_name(url)], check=True, capture_output=True, text=True
-    )
-
-
 def database_exists(url: str) -> bool:
-    name = _db_name(url)
+    name = db_name(url)
     return psql(url, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
-
-
-def manage(*args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
 
 
 class StepTooSlow(Exception):
