@@ -9,6 +9,7 @@ from config import views
 api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("promotions.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,3 @@
+"""Campaign and voucher management endpoints (filled by the management API)."""
+
+urlpatterns: list = []
