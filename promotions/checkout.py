@@ -168,6 +168,7 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
 
     Raises nothing for refusals (they are outcomes); bad input is the caller's to refuse.
     """
+    live = now is None
     now = now or timezone.now()
     customer = _known_customer(checkout.customer)
     requested = list(dict.fromkeys(checkout.codes))
@@ -191,7 +192,7 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
         codes.append(outcome)
     promos = [Outcome("promotion", None, campaign) for campaign in promotions]
 
-    _judge([*codes, *promos], checkout, customer, now)
+    _judge([*codes, *promos], checkout, customer, now, live=live)
     _one_code_per_campaign(codes)
     ledger = Ledger(checkout.items, checkout.shipping_amount)
     for outcome in _stack(codes, promos):
@@ -204,6 +205,7 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
 def qualify_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> list[Outcome]:
     """Every automatic promotion and every voucher the customer owns that would apply to the
     cart on its own, with its discount, best first (codes in the request are ignored)."""
+    live = now is None
     now = now or timezone.now()
     customer = _known_customer(checkout.customer)
     outcomes = [
@@ -214,7 +216,7 @@ def qualify_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> l
         outcomes += [
             Outcome("voucher", v.code, v.campaign, v) for v in selectors.owned_vouchers(customer)
         ]
-    _judge(outcomes, checkout, customer, now)
+    _judge(outcomes, checkout, customer, now, live=live)
     for outcome in outcomes:
         if outcome.applicable:
             _apply(outcome, Ledger(checkout.items, checkout.shipping_amount))
@@ -324,9 +326,15 @@ class _Check:
 
 
 def _judge(
-    outcomes: list[Outcome], checkout: Checkout, customer: Customer | None, now: dt.datetime
+    outcomes: list[Outcome],
+    checkout: Checkout,
+    customer: Customer | None,
+    now: dt.datetime,
+    *,
+    live: bool,
 ) -> None:
-    """Refuse each candidate that cannot apply, with its first reason; fixed query count."""
+    """Refuse each candidate that cannot apply, with its first reason; fixed query count.
+    ``live`` questions (no ``now`` given) share compiled customer filters within a second."""
     pending = [o for o in outcomes if o.applicable]
     campaign_ids = {o.campaign.pk for o in pending}
     rules, windows, segments = selectors.campaign_settings(campaign_ids)
@@ -360,7 +368,8 @@ def _judge(
             check.outcome.refuse(check.reason, check.message)
     needs_sql = [c for c in needs_sql if c.outcome.applicable]
     if needs_sql:
-        passed = _customer_checks(checkout.customer, customer, [c.tree for c in needs_sql], now)
+        trees = [c.tree for c in needs_sql]
+        passed = _customer_checks(checkout.customer, customer, trees, None if live else now)
         for check, ok in zip(needs_sql, passed, strict=True):
             if not ok and check.outcome.applicable:
                 check.outcome.refuse(check.reason, check.message)
@@ -396,7 +405,7 @@ class _Discard(Exception):
 
 
 def _customer_checks(
-    given: CustomerInput, customer: Customer | None, trees: list[Any], now: dt.datetime
+    given: CustomerInput, customer: Customer | None, trees: list[Any], now: dt.datetime | None
 ) -> list[bool]:
     """Each tree's verdict on the customer, in one query. A customer the shop has not pushed
     yet is judged on the fields given: a stand-in row, inserted and rolled back."""
@@ -416,9 +425,9 @@ def _customer_checks(
     return verdicts
 
 
-def _select_checks(customer_id: int, trees: list[Any], now: dt.datetime) -> list[bool]:
+def _select_checks(customer_id: int, trees: list[Any], now: dt.datetime | None) -> list[bool]:
     columns = {
-        f"check_{i}": ExpressionWrapper(compile_rules(tree), output_field=BooleanField())
+        f"check_{i}": ExpressionWrapper(compile_rules(tree, now=now), output_field=BooleanField())
         for i, tree in enumerate(trees)
     }
     row = Customer.objects.filter(pk=customer_id).values(**columns).first()

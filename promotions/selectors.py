@@ -61,9 +61,9 @@ def campaign_settings(
     segments: dict[int, list[int]] = defaultdict(list)
     if not ids:
         return rules, windows, segments
-    for rule in ValidationRule.objects.filter(campaign_id__in=ids):
+    for rule in ValidationRule.objects.filter(campaign_id__in=ids).order_by("position", "pk"):
         rules[rule.campaign_id].append(rule)
-    for window in ScheduleWindow.objects.filter(campaign_id__in=ids):
+    for window in ScheduleWindow.objects.filter(campaign_id__in=ids).order_by("pk"):
         windows[window.campaign_id].append(window)
     links = Campaign.segments.through.objects.filter(campaign_id__in=ids).order_by("segment_id")
     for campaign_id, segment_id in links.values_list("campaign_id", "segment_id"):
