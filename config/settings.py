@@ -201,6 +201,14 @@ OFFERWISE_CURRENCY = env.str("OFFERWISE_CURRENCY", default="USD").upper()
 # Request bodies above this size get 413 before they are parsed.
 OFFERWISE_API_MAX_BODY_BYTES = env.int("OFFERWISE_API_MAX_BODY_BYTES", default=1024 * 1024)
 
+# Redemption retries: answers to an Idempotency-Key are kept this long (at least 24 hours).
+OFFERWISE_IDEMPOTENCY_HOURS = env.int("OFFERWISE_IDEMPOTENCY_HOURS", default=24)
+# Code guessing: this many unknown codes from one customer or address within the window (s)
+# block them for OFFERWISE_GUESS_BLOCK seconds and raise an alert.
+OFFERWISE_GUESS_LIMIT = env.int("OFFERWISE_GUESS_LIMIT", default=10)
+OFFERWISE_GUESS_WINDOW = env.int("OFFERWISE_GUESS_WINDOW", default=600)
+OFFERWISE_GUESS_BLOCK = env.int("OFFERWISE_GUESS_BLOCK", default=900)
+
 # A customer named "=HYPERLINK(...)" must stay text when an export opens in a spreadsheet.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
@@ -219,6 +227,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Validations and redemptions, per API key and per customer (promotions/api/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "checkout_key": env.str("OFFERWISE_THROTTLE_PER_KEY", default="60000/min"),
+        "checkout_customer": env.str("OFFERWISE_THROTTLE_PER_CUSTOMER", default="120/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Offerwise API",
@@ -231,6 +244,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "customers.models.Order.Status",
+        "CampaignStatusEnum": "promotions.models.Campaign.Status",
+        "RedemptionStatusEnum": "promotions.models.Redemption.Status",
+        "RedeemableStatusEnum": "promotions.api.checkout_serializers.REDEEMABLE_STATUSES",
         "CartStatusEnum": "customers.models.Cart.Status",
         "EventKindEnum": "customers.models.Event.Kind",
         "SegmentKindEnum": "segments.models.Segment.Kind",

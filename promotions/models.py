@@ -74,6 +74,10 @@ class Campaign(models.Model):
     priority = models.IntegerField(
         default=0, help_text=_("Automatic promotions apply highest priority first")
     )
+    rollback_on_order_cancel = models.BooleanField(
+        default=True,
+        help_text=_("Roll back its redemptions when their order is cancelled or refunded"),
+    )
     metadata = models.JSONField(default=dict, blank=True)
     # Counters, kept by the redemption service.
     redemptions_count = models.PositiveIntegerField(default=0)
@@ -341,6 +345,7 @@ class Redemption(models.Model):
     total_amount = models.BigIntegerField(default=0)
     test = models.BooleanField(default=False, help_text=_("Made with a sandbox key"))
     client = models.CharField(max_length=100, blank=True, help_text=_("API key name"))
+    idempotency_key = models.CharField(max_length=255, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=now, db_index=True)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
@@ -383,3 +388,84 @@ class RedemptionLine(models.Model):
 
     def __str__(self) -> str:
         return self.code or str(self.campaign)
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request sent with an ``Idempotency-Key`` header, replayed to
+    every retry with the same key and body. Kept at least 24 hours, then purged."""
+
+    client = models.CharField(max_length=100, help_text=_("API key prefix"))
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CampaignDayStats(models.Model):
+    """Per campaign and day (UTC): redemptions that succeeded, failed and were rolled back,
+    the discount given and the revenue of the orders. Live redemptions only."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="day_stats")
+    day = models.DateField()
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    rolled_back = models.PositiveIntegerField(default=0)
+    discount_given = models.BigIntegerField(default=0)
+    revenue = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["campaign", "-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "day"], name="campaign_day_stats_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day}"
+
+
+class FailureStats(models.Model):
+    """Failed redemption attempts per campaign, day (UTC) and reason."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    reason = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "day", "reason"], name="failure_stats_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day} {self.reason}: {self.count}"
+
+
+class SecurityAlert(models.Model):
+    """Something the dashboard shows operators: e.g. a client guessing codes."""
+
+    class Kind(models.TextChoices):
+        CODE_GUESSING = "code_guessing", _("Repeated unknown codes")
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    subject = models.CharField(max_length=255, help_text=_("Customer or client address"))
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now, db_index=True)
+    acknowledged = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"

@@ -14,6 +14,7 @@ from customers.api.serializers import CustomerInSerializer
 from promotions.checkout import MAX_CODES, REASON_CODES
 
 MAX_ITEMS = 1000
+REDEEMABLE_STATUSES = ["applicable", "inapplicable"]
 MAX_REQUESTED_CODES = 50
 
 
@@ -91,21 +92,21 @@ class RedeemableOutSerializer(serializers.Serializer):
     code = serializers.CharField(allow_null=True)
     campaign = serializers.CharField(allow_null=True, help_text=_("The campaign's name"))
     campaign_id = serializers.IntegerField(allow_null=True)
-    status = serializers.ChoiceField(choices=["applicable", "inapplicable"])
+    status = serializers.ChoiceField(choices=REDEEMABLE_STATUSES)
     discount_amount = serializers.IntegerField()
     shipping_discount_amount = serializers.IntegerField()
     gift_card_amount = serializers.IntegerField()
     error = ErrorOutSerializer(required=False)
 
 
-class ItemOutSerializer(serializers.Serializer):
+class CheckoutItemOutSerializer(serializers.Serializer):
     product_id = serializers.CharField()
     quantity = serializers.IntegerField()
     amount = serializers.IntegerField()
     discount_amount = serializers.IntegerField()
 
 
-class OrderOutSerializer(serializers.Serializer):
+class CheckoutOrderOutSerializer(serializers.Serializer):
     source_id = serializers.CharField(required=False)
     currency = serializers.CharField()
     amount = serializers.IntegerField()
@@ -114,12 +115,12 @@ class OrderOutSerializer(serializers.Serializer):
     shipping_discount_amount = serializers.IntegerField()
     gift_card_amount = serializers.IntegerField()
     total_amount = serializers.IntegerField()
-    items = ItemOutSerializer(many=True)
+    items = CheckoutItemOutSerializer(many=True)
 
 
 class ValidationOutSerializer(serializers.Serializer):
     valid = serializers.BooleanField(help_text=_("True when every requested code is applicable."))
-    order = OrderOutSerializer()
+    order = CheckoutOrderOutSerializer()
     redeemables = RedeemableOutSerializer(many=True)
 
 

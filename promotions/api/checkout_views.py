@@ -5,17 +5,20 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from promotions import abuse
 from promotions.api.checkout_serializers import (
     CHECKOUT_EXAMPLE,
     CheckoutInSerializer,
     QualificationOutSerializer,
     ValidationOutSerializer,
 )
+from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
 from promotions.checkout import (
     Checkout,
     CustomerInput,
     Outcome,
     Quote,
+    Reason,
     qualify_checkout,
     quote_checkout,
 )
@@ -90,7 +93,17 @@ def _sandbox(request) -> bool:
     return bool(getattr(request.user, "is_test", False))
 
 
+def guard_subjects(request, data: dict) -> list[str]:
+    """Who a checkout request counts against for code guessing; refuses blocked ones."""
+    customer = data.get("customer") or {}
+    names = abuse.subjects(customer.get("source_id"), request.META.get("REMOTE_ADDR"))
+    abuse.check_not_blocked(names)
+    return names
+
+
 class ValidationView(APIView):
+    throttle_classes = [ApiKeyThrottle, CustomerThrottle]
+
     @extend_schema(
         request=CheckoutInSerializer,
         responses=ValidationOutSerializer,
@@ -104,11 +117,17 @@ class ValidationView(APIView):
     def post(self, request):
         serializer = CheckoutInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        names = guard_subjects(request, serializer.validated_data)
         checkout = checkout_from(serializer.validated_data, sandbox=_sandbox(request))
-        return Response(render_quote(quote_checkout(checkout)))
+        quote = quote_checkout(checkout)
+        unknown = [r for r in quote.redeemables if r.error == Reason.VOUCHER_NOT_FOUND]
+        abuse.note_unknown_codes(names, len(unknown))
+        return Response(render_quote(quote))
 
 
 class QualificationView(APIView):
+    throttle_classes = [ApiKeyThrottle, CustomerThrottle]
+
     @extend_schema(
         request=CheckoutInSerializer,
         responses=QualificationOutSerializer,

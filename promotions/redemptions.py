@@ -1,0 +1,442 @@
+"""Redemption and rollback: the checkout engine's write path.
+
+A redemption quotes the checkout (``promotions.checkout``), then consumes every limit the
+applied redeemables touch with guarded ``UPDATE`` statements, all in one transaction:
+
+    UPDATE voucher  SET redemptions_count = redemptions_count + 1
+     WHERE id = %s AND (max_redemptions IS NULL OR redemptions_count < max_redemptions)
+
+and the same for gift balances, campaign totals and budgets, and per-customer (daily) usage.
+On PostgreSQL a concurrent redemption of the same row waits for the row lock and re-checks the
+``WHERE`` on the committed value, so a limit of 10 gives exactly 10 redemptions. Exactly one
+changed row, or the whole attempt is rolled back (all-or-nothing) and recorded as a failure
+with its reason. Rows are always locked in the same order (vouchers, then campaigns, then
+usage, each by id), so two redemptions never deadlock.
+
+Sandbox (test key) redemptions are recorded, marked ``test``, and touch no live counter,
+budget, balance or statistic.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import DomainError, NotFound
+from customers.models import Customer
+from customers.services import upsert_customer
+
+from .checkout import Checkout, Outcome, Quote, Reason, campaign_day, quote_checkout
+from .models import (
+    Campaign,
+    CampaignDayStats,
+    CustomerUsage,
+    FailureStats,
+    Redemption,
+    RedemptionLine,
+    Voucher,
+)
+
+# Refusals that say "not now / not together" answer 409; the others (not found, not
+# eligible) 422.
+CONFLICT_REASONS = frozenset(
+    {
+        Reason.REDEMPTION_LIMIT_REACHED,
+        Reason.CUSTOMER_LIMIT_REACHED,
+        Reason.BUDGET_EXHAUSTED,
+        Reason.GIFT_BALANCE_EMPTY,
+        Reason.NOT_COMBINABLE,
+        Reason.TOO_MANY_CODES,
+    }
+)
+NOTHING_TO_REDEEM = "nothing_to_redeem"
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+    default_message = _("No redemption with this id.")
+
+
+class AlreadyRolledBack(DomainError):
+    code = "already_rolled_back"
+    http_status = 409
+    default_message = _("This redemption has already been rolled back.")
+
+
+class NotRollbackable(DomainError):
+    code = "not_rollbackable"
+    http_status = 409
+    default_message = _("Only a succeeded redemption can be rolled back.")
+
+
+@dataclass
+class RedeemResult:
+    redemption: Redemption
+    quote: Quote
+    reason: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.redemption.status == Redemption.Status.SUCCEEDED
+
+    @property
+    def http_status(self) -> int:
+        if self.succeeded:
+            return 201
+        return 409 if self.reason in CONFLICT_REASONS else 422
+
+
+class _LimitHit(Exception):
+    def __init__(self, outcome: Outcome, reason: str):
+        self.outcome = outcome
+        self.reason = reason
+
+
+# --- redeem --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def redeem_checkout(
+    *,
+    checkout: Checkout,
+    client: str = "",
+    client_address: str | None = None,
+    idempotency_key: str = "",
+    now: dt.datetime | None = None,
+) -> RedeemResult:
+    """Redeem every requested code and applicable automatic promotion of the checkout, all or
+    nothing. A refusal is not an exception: it is recorded (status failed, with its reason)
+    and returned, so the caller answers 409 or 422 with the per-redeemable results."""
+    quote = quote_checkout(checkout, now=now)
+    now = quote.now
+    record = {
+        "client": client,
+        "client_address": client_address,
+        "idempotency_key": idempotency_key,
+    }
+    refused = [r for r in quote.redeemables if r.type == "voucher" and not r.applicable]
+    if refused:
+        return _failed(quote, refused[0].error, record)
+    if not quote.applied:
+        return _failed(quote, NOTHING_TO_REDEEM, record)
+    try:
+        with transaction.atomic():
+            customer = _customer_of(checkout, quote)
+            if not checkout.sandbox:
+                _consume(quote, customer, now)
+            redemption = _write(quote, customer, Redemption.Status.SUCCEEDED, "", record)
+            if not checkout.sandbox:
+                _count_success(quote, now)
+            return RedeemResult(redemption, quote)
+    except _LimitHit as hit:
+        hit.outcome.refuse(hit.reason)
+        return _failed(quote, hit.reason, record)
+
+
+def _customer_of(checkout: Checkout, quote: Quote) -> Customer | None:
+    """The known customer, or the one the request describes, stored as the customers API
+    would store it."""
+    if quote.customer is not None or checkout.customer is None:
+        return quote.customer
+    customer, _created = upsert_customer(
+        source_id=checkout.customer.source_id, data=checkout.customer.data
+    )
+    return customer
+
+
+def _guarded(queryset, **changes) -> None:
+    if queryset.update(**changes) != 1:
+        raise LookupError
+
+
+def _consume(quote: Quote, customer: Customer | None, now: dt.datetime) -> None:
+    applied = quote.applied
+    for outcome in sorted((o for o in applied if o.voucher), key=lambda o: o.voucher.pk):
+        voucher = Voucher.objects.filter(pk=outcome.voucher.pk)
+        try:
+            _guarded(
+                voucher.filter(
+                    Q(max_redemptions__isnull=True) | Q(redemptions_count__lt=F("max_redemptions"))
+                ),
+                redemptions_count=F("redemptions_count") + 1,
+            )
+        except LookupError:
+            raise _LimitHit(outcome, Reason.REDEMPTION_LIMIT_REACHED) from None
+        if outcome.gift_card_amount:
+            try:
+                _guarded(
+                    voucher.filter(gift_balance__gte=outcome.gift_card_amount),
+                    gift_balance=F("gift_balance") - outcome.gift_card_amount,
+                )
+            except LookupError:
+                raise _LimitHit(outcome, Reason.GIFT_BALANCE_EMPTY) from None
+
+    for outcome in sorted(applied, key=lambda o: o.campaign.pk):
+        given = outcome.discount_amount + outcome.shipping_discount_amount
+        campaign = Campaign.objects.filter(pk=outcome.campaign.pk)
+        within = (
+            Q(max_redemptions__isnull=True) | Q(redemptions_count__lt=F("max_redemptions"))
+        ) & (Q(budget__isnull=True) | Q(budget__gte=F("discount_given") + given))
+        changed = campaign.filter(within).update(
+            redemptions_count=F("redemptions_count") + 1,
+            discount_given=F("discount_given") + given,
+        )
+        if changed != 1:
+            now_full = campaign.filter(
+                max_redemptions__isnull=False, redemptions_count__gte=F("max_redemptions")
+            ).exists()
+            reason = Reason.REDEMPTION_LIMIT_REACHED if now_full else Reason.BUDGET_EXHAUSTED
+            raise _LimitHit(outcome, reason)
+
+    if customer is None:
+        return
+    for outcome in sorted(applied, key=lambda o: o.campaign.pk):
+        _use(outcome, customer, now)
+
+
+def _use(outcome: Outcome, customer: Customer, now: dt.datetime) -> None:
+    campaign = outcome.campaign
+    day = campaign_day(campaign, now)
+    CustomerUsage.objects.bulk_create(
+        [CustomerUsage(campaign=campaign, customer=customer)], ignore_conflicts=True
+    )
+    usage = CustomerUsage.objects.filter(campaign=campaign, customer=customer)
+    if campaign.max_per_customer is not None:
+        usage = usage.filter(redemptions__lt=campaign.max_per_customer)
+    if campaign.max_per_customer_per_day is not None:
+        usage = usage.filter(
+            Q(day__isnull=True)
+            | ~Q(day=day)
+            | Q(day_redemptions__lt=campaign.max_per_customer_per_day)
+        )
+    changed = usage.update(
+        redemptions=F("redemptions") + 1,
+        day_redemptions=Case(When(day=day, then=F("day_redemptions") + 1), default=Value(1)),
+        day=day,
+    )
+    if changed != 1:
+        raise _LimitHit(outcome, Reason.CUSTOMER_LIMIT_REACHED)
+
+
+def _write(
+    quote: Quote, customer: Customer | None, status: str, reason: str, record: dict
+) -> Redemption:
+    checkout = quote.checkout
+    totals = quote.totals if status == Redemption.Status.SUCCEEDED else _undiscounted(quote)
+    redemption = Redemption.objects.create(
+        customer=customer,
+        customer_source_id=checkout.customer.source_id if checkout.customer else "",
+        order_source_id=checkout.order_source_id,
+        status=status,
+        reason=reason,
+        currency=checkout.currency,
+        order_amount=totals["amount"],
+        discount_amount=totals["discount_amount"],
+        shipping_discount_amount=totals["shipping_discount_amount"],
+        gift_card_amount=totals["gift_card_amount"],
+        total_amount=totals["total_amount"],
+        test=checkout.sandbox,
+        created_at=quote.now,
+        **record,
+    )
+    given = status == Redemption.Status.SUCCEEDED
+    RedemptionLine.objects.bulk_create(
+        RedemptionLine(
+            redemption=redemption,
+            campaign=r.campaign,
+            voucher=r.voucher,
+            code=r.code or "",
+            succeeded=given and r.applicable,
+            reason=r.error or "",
+            discount_amount=r.discount_amount if given else 0,
+            shipping_discount_amount=r.shipping_discount_amount if given else 0,
+            gift_card_amount=r.gift_card_amount if given else 0,
+        )
+        for r in quote.redeemables
+    )
+    return redemption
+
+
+def _undiscounted(quote: Quote) -> dict[str, int]:
+    amount = quote.totals["amount"]
+    shipping = quote.totals["shipping_amount"]
+    return {
+        "amount": amount,
+        "discount_amount": 0,
+        "shipping_discount_amount": 0,
+        "gift_card_amount": 0,
+        "total_amount": amount + shipping,
+    }
+
+
+def _failed(quote: Quote, reason: str, record: dict) -> RedeemResult:
+    """Record a refused attempt: nothing redeemed, every redeemable's reason kept."""
+    redemption = _write(quote, quote.customer, Redemption.Status.FAILED, reason, record)
+    if not quote.checkout.sandbox:
+        day = quote.now.date()
+        for outcome in quote.redeemables:
+            if outcome.campaign is not None and outcome.error:
+                _add_day_stats(outcome.campaign.pk, day, failed=1)
+                _add_failure(outcome.campaign.pk, day, outcome.error)
+    return RedeemResult(redemption, quote, reason)
+
+
+def _count_success(quote: Quote, now: dt.datetime) -> None:
+    revenue = quote.totals["total_amount"] + quote.totals["gift_card_amount"]
+    for outcome in quote.applied:
+        _add_day_stats(
+            outcome.campaign.pk,
+            now.date(),
+            succeeded=1,
+            discount_given=outcome.discount_amount + outcome.shipping_discount_amount,
+            revenue=revenue,
+        )
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+_STATS = CampaignDayStats._meta.db_table
+_FAILURES = FailureStats._meta.db_table
+STAT_COLUMNS = ("succeeded", "failed", "rolled_back", "discount_given", "revenue")
+
+
+def _add_day_stats(campaign_id: int, day: dt.date, **add: int) -> None:
+    """Add to a campaign's day figures in one statement (an upsert that adds, race-free)."""
+    values = [add.get(c, 0) for c in STAT_COLUMNS]
+    columns = ", ".join(STAT_COLUMNS)
+    updates = ", ".join(f"{c} = {_STATS}.{c} + excluded.{c}" for c in STAT_COLUMNS)
+    # Table and column names are constants of this module; values go in as parameters.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_STATS} (campaign_id, day, {columns}) "  # noqa: S608
+            f"VALUES (%s, %s, {', '.join(['%s'] * len(values))}) "
+            f"ON CONFLICT (campaign_id, day) DO UPDATE SET {updates}",
+            [campaign_id, day, *values],
+        )
+
+
+def _add_failure(campaign_id: int, day: dt.date, reason: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_FAILURES} (campaign_id, day, reason, count) "  # noqa: S608
+            "VALUES (%s, %s, %s, 1) "
+            f"ON CONFLICT (campaign_id, day, reason) DO UPDATE SET count = {_FAILURES}.count + 1",
+            [campaign_id, day, reason],
+        )
+
+
+# --- rollback ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rollback_redemption(
+    *, redemption_id: int, reason: str = "", by: str = "", now: dt.datetime | None = None
+) -> Redemption:
+    """Undo a succeeded redemption: every counter, the budget, gift balances, per-customer
+    counts and the day's statistics go back. Raises RedemptionNotFound, AlreadyRolledBack
+    (with when and why), NotRollbackable."""
+    now = now or timezone.now()
+    redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+    if redemption is None:
+        raise RedemptionNotFound()
+    if redemption.status == Redemption.Status.ROLLED_BACK:
+        raise AlreadyRolledBack(
+            details={
+                "rolled_back_at": redemption.rolled_back_at.isoformat(),
+                "reason": redemption.rollback_reason,
+            }
+        )
+    if redemption.status != Redemption.Status.SUCCEEDED:
+        raise NotRollbackable(details={"status": redemption.status})
+    lines = list(redemption.lines.filter(succeeded=True).select_related("campaign").order_by("pk"))
+    if not redemption.test:
+        _restore(redemption, lines)
+    redemption.status = Redemption.Status.ROLLED_BACK
+    redemption.rolled_back_at = now
+    redemption.rollback_reason = reason[:255]
+    redemption.rolled_back_by = by[:150]
+    redemption.save(update_fields=["status", "rolled_back_at", "rollback_reason", "rolled_back_by"])
+    return redemption
+
+
+def _minus(column: str, amount: int, *, big: bool = False) -> Greatest:
+    """``column - amount``, clamped at zero (a counter never goes negative)."""
+    field = BigIntegerField() if big else IntegerField()
+    less = ExpressionWrapper(F(column) - Value(amount), output_field=field)
+    return Greatest(less, Value(0), output_field=field)
+
+
+def _restore(redemption: Redemption, lines: Iterable[RedemptionLine]) -> None:
+    lines = list(lines)
+    for line in sorted((x for x in lines if x.voucher_id), key=lambda x: x.voucher_id):
+        Voucher.objects.filter(pk=line.voucher_id).update(
+            redemptions_count=_minus("redemptions_count", 1),
+            gift_balance=Case(
+                When(gift_balance__isnull=True, then=Value(None)),
+                default=F("gift_balance") + line.gift_card_amount,
+                output_field=BigIntegerField(),
+            ),
+        )
+    revenue = redemption.total_amount + redemption.gift_card_amount
+    for line in sorted((x for x in lines if x.campaign_id), key=lambda x: x.campaign_id):
+        given = line.discount_amount + line.shipping_discount_amount
+        Campaign.objects.filter(pk=line.campaign_id).update(
+            redemptions_count=_minus("redemptions_count", 1),
+            discount_given=_minus("discount_given", given, big=True),
+        )
+        if redemption.customer_id:
+            day = campaign_day(line.campaign, redemption.created_at)
+            CustomerUsage.objects.filter(
+                campaign_id=line.campaign_id, customer_id=redemption.customer_id
+            ).update(
+                redemptions=_minus("redemptions", 1),
+                day_redemptions=Case(
+                    When(day=day, then=_minus("day_redemptions", 1)),
+                    default=F("day_redemptions"),
+                    output_field=IntegerField(),
+                ),
+            )
+        _add_day_stats(
+            line.campaign_id,
+            redemption.created_at.date(),
+            rolled_back=1,
+            discount_given=-given,
+            revenue=-revenue,
+        )
+
+
+def redemptions_of_order(order_source_id: str) -> list[Redemption]:
+    return list(
+        Redemption.objects.filter(
+            order_source_id=order_source_id, status=Redemption.Status.SUCCEEDED
+        ).prefetch_related("lines__campaign")
+    )
+
+
+def rollback_order_redemptions(*, order_source_id: str, reason: str) -> list[int]:
+    """Roll back the redemptions of a cancelled or refunded order, unless one of their
+    campaigns keeps its redemptions (``rollback_on_order_cancel`` off). Returns their ids."""
+    done = []
+    for redemption in redemptions_of_order(order_source_id):
+        campaigns = [line.campaign for line in redemption.lines.all() if line.campaign]
+        if all(c.rollback_on_order_cancel for c in campaigns):
+            try:
+                rollback_redemption(redemption_id=redemption.pk, reason=reason, by="order")
+            except (AlreadyRolledBack, NotRollbackable):
+                continue
+            done.append(redemption.pk)
+    return done
