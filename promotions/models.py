@@ -36,6 +36,12 @@ class Campaign(models.Model):
         CAMPAIGN = "campaign", _("Campaign's time zone")
         CUSTOMER = "customer", _("Customer's time zone")
 
+    class Charset(models.TextChoices):
+        ALPHANUMERIC = "alphanumeric", _("Letters and digits")
+        LETTERS = "letters", _("Letters")
+        DIGITS = "digits", _("Digits")
+        CUSTOM = "custom", _("Custom")
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.COUPONS)
@@ -74,6 +80,30 @@ class Campaign(models.Model):
     priority = models.IntegerField(
         default=0, help_text=_("Automatic promotions apply highest priority first")
     )
+    # Unique codes: how generated and published codes look.
+    code_prefix = models.CharField(max_length=20, blank=True)
+    code_suffix = models.CharField(max_length=20, blank=True)
+    code_pattern = models.CharField(
+        max_length=64,
+        default="########",
+        help_text=_("# is a random character; {first_name} and {last_name} personalise"),
+    )
+    code_charset = models.CharField(
+        max_length=20, choices=Charset.choices, default=Charset.ALPHANUMERIC
+    )
+    code_custom_charset = models.CharField(max_length=100, blank=True)
+    code_exclude_ambiguous = models.BooleanField(
+        default=True, help_text=_("Leave out characters that are easy to misread: 0 O 1 I L")
+    )
+    # Publications.
+    one_code_per_customer = models.BooleanField(
+        default=False, help_text=_("Publishing again gives the customer the same code")
+    )
+    codes_on_demand = models.BooleanField(
+        default=False,
+        help_text=_("Publishing makes a new code from the pattern (else: from generated codes)"),
+    )
+    experiment_ended_at = models.DateTimeField(null=True, blank=True)
     rollback_on_order_cancel = models.BooleanField(
         default=True,
         help_text=_("Roll back its redemptions when their order is cancelled or refunded"),
@@ -263,13 +293,33 @@ class Voucher(models.Model):
         null=True, blank=True, help_text=_("Initial gift card balance (minor units)")
     )
     gift_balance = models.BigIntegerField(null=True, blank=True)
+    job = models.ForeignKey(
+        "CodeGenerationJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="vouchers",
+        help_text=_("The generation job that made it"),
+    )
+    variant = models.ForeignKey(
+        "Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="vouchers"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["campaign", "code"]
-        indexes = [models.Index(fields=["customer", "campaign"], name="voucher_owner_idx")]
+        indexes = [
+            models.Index(fields=["customer", "campaign"], name="voucher_owner_idx"),
+            # The pool of generated codes not given to anyone yet, for publications.
+            models.Index(
+                fields=["campaign", "id"],
+                condition=Q(customer__isnull=True, published_at__isnull=True),
+                name="voucher_pool_idx",
+            ),
+        ]
         constraints = [
             # Codes are matched case-insensitively: unique in upper case, and looked up by
             # UPPER(code) so this index serves the lookup.
@@ -469,3 +519,135 @@ class SecurityAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+
+class CodeGenerationJob(models.Model):
+    """Bulk generation of a campaign's unique codes, run by a Celery worker in batches.
+
+    Progress is the number of codes the job has made (``generated``), counted from the
+    database, so a job resumed after a worker restart continues where it stopped.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="jobs")
+    requested = models.PositiveIntegerField()
+    generated = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.generated}/{self.requested} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        return self.generated / self.requested if self.requested else 1.0
+
+
+class Variant(models.Model):
+    """One arm of a campaign's A/B experiment: its own discount and message, and a weight."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=100)
+    weight = models.PositiveIntegerField(default=1)
+    message = models.TextField(blank=True)
+    discount = models.JSONField(
+        default=dict, help_text=_("The discount's fields, as the campaign's discount has them")
+    )
+    winner = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["campaign", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="variant_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.name}"
+
+
+class VariantAssignment(models.Model):
+    """The variant a customer got, kept for the rest of the experiment."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer"], name="variant_assignment_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} -> {self.variant}"
+
+
+class Publication(models.Model):
+    """A code given to a customer (by the API, the admin, a trigger or a reward)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="publications")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="publications")
+    voucher = models.ForeignKey(Voucher, on_delete=models.CASCADE, related_name="publications")
+    variant = models.ForeignKey(
+        Variant, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
+    )
+    # Copied from the campaign when published: one code per customer is then unique here.
+    single = models.BooleanField(default=False)
+    source = models.CharField(max_length=40, default="api")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer"],
+                condition=Q(single=True),
+                name="publication_one_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voucher} -> {self.customer_id}"
+
+
+class GiftCardTransaction(models.Model):
+    """The balance ledger of a gift card: every change, signed, with the balance after it."""
+
+    class Kind(models.TextChoices):
+        ISSUE = "issue", _("Issued")
+        REDEEM = "redeem", _("Redeemed")
+        ROLLBACK = "rollback", _("Rolled back")
+        TOP_UP = "top_up", _("Topped up")
+
+    voucher = models.ForeignKey(Voucher, on_delete=models.CASCADE, related_name="gift_ledger")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = models.BigIntegerField(help_text=_("Signed, minor units"))
+    balance_after = models.BigIntegerField()
+    redemption = models.ForeignKey(
+        "Redemption", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["voucher", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.voucher}: {self.amount:+d} -> {self.balance_after}"

@@ -17,4 +17,7 @@ urlpatterns = [
         name="redemption-rollback",
     ),
     path("", include("promotions.api.management_urls")),
+    path("", include("promotions.api.code_urls")),
+    path("", include("promotions.api.publication_urls")),
+    path("", include("promotions.api.gift_urls")),
 ]

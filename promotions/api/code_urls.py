@@ -1,0 +1,3 @@
+"""Code generation endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Gift card endpoints."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Publications and experiments endpoints."""
+
+urlpatterns: list = []
