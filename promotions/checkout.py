@@ -493,20 +493,32 @@ def _stack(codes: list[Outcome], promos: list[Outcome]) -> list[Outcome]:
     return [*chosen_promos, *chosen_codes, *gift_cards]
 
 
-def discount_spec(discount: Discount) -> DiscountSpec:
+def discount_spec(discount: Discount | dict) -> DiscountSpec:
+    """The arithmetic's view of a discount: a campaign's ``Discount`` or a variant's fields."""
+    values = discount if isinstance(discount, dict) else vars(discount)
+    percent = values.get("percent")
     return DiscountSpec(
-        type=discount.type,
-        percent=Decimal(discount.percent) if discount.percent is not None else None,
-        amount=discount.amount,
-        cap=discount.cap,
-        unit_product=discount.unit_product,
-        unit_quantity=discount.unit_quantity,
-        unit_every=discount.unit_every,
-        products=frozenset(discount.products),
-        categories=frozenset(discount.categories),
-        excluded_products=frozenset(discount.excluded_products),
-        excluded_categories=frozenset(discount.excluded_categories),
+        type=values["type"],
+        percent=Decimal(str(percent)) if percent is not None else None,
+        amount=values.get("amount"),
+        cap=values.get("cap"),
+        unit_product=values.get("unit_product") or "",
+        unit_quantity=values.get("unit_quantity"),
+        unit_every=values.get("unit_every"),
+        products=frozenset(values.get("products") or ()),
+        categories=frozenset(values.get("categories") or ()),
+        excluded_products=frozenset(values.get("excluded_products") or ()),
+        excluded_categories=frozenset(values.get("excluded_categories") or ()),
     )
+
+
+def spec_of(outcome: Outcome) -> DiscountSpec:
+    """A voucher published in an A/B experiment gives its variant's discount; every other
+    redeemable its campaign's."""
+    voucher = outcome.voucher
+    if voucher is not None and voucher.variant_id is not None and voucher.variant.discount:
+        return discount_spec(voucher.variant.discount)
+    return discount_spec(outcome.campaign.discount)
 
 
 def _apply(outcome: Outcome, ledger: Ledger) -> None:
@@ -516,7 +528,7 @@ def _apply(outcome: Outcome, ledger: Ledger) -> None:
         budget_left = max(campaign.budget - campaign.discount_given, 0)
     gift_balance = outcome.voucher.gift_balance or 0 if outcome.voucher else 0
     effect = discounts.apply_discount(
-        discount_spec(campaign.discount),
+        spec_of(outcome),
         ledger,
         gift_balance=gift_balance,
         budget_left=budget_left,

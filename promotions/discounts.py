@@ -14,7 +14,8 @@ Rules (documented in docs/promotions.md and pinned by tests):
 - ``unit``: ``unit_quantity`` units of ``unit_product`` free (for every ``unit_every`` bought
   when set: 2 for buy one get one), never more units than the cart holds;
 - ``free_shipping``: what is left of the shipping amount;
-- ``gift_card``: pays what is left of the order, shipping included, up to the balance.
+- ``gift_card``: pays what is left of the order, shipping included, up to the balance; a card
+  with a scope pays only for the items in it (and shipping).
 """
 
 from collections.abc import Iterable, Sequence
@@ -159,7 +160,14 @@ def apply_discount(
     and shipping discount (a campaign's budget); gift cards are capped by ``gift_balance``."""
     n = len(ledger.items)
     if spec.type == GIFT_CARD:
-        return Effect((0,) * n, gift_card=max(min(gift_balance, ledger.total_left), 0))
+        payable = ledger.total_left
+        if spec.scoped:
+            # A restricted card ("not on sale items") pays the items in its scope and shipping.
+            scoped = sum(
+                ledger.left[i] for i, item in enumerate(ledger.items) if spec.in_scope(item)
+            )
+            payable = min(payable, scoped + ledger.shipping_left)
+        return Effect((0,) * n, gift_card=max(min(gift_balance, payable), 0))
     if spec.type == FREE_SHIPPING:
         shipping = ledger.shipping_left
         if budget_left is not None:

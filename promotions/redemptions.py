@@ -40,12 +40,14 @@ from config.errors import DomainError, NotFound
 from customers.models import Customer
 from customers.services import upsert_customer
 
+from . import giftcards
 from .checkout import Checkout, Outcome, Quote, Reason, campaign_day, quote_checkout
 from .models import (
     Campaign,
     CampaignDayStats,
     CustomerUsage,
     FailureStats,
+    GiftCardTransaction,
     Redemption,
     RedemptionLine,
     Voucher,
@@ -141,6 +143,14 @@ def redeem_checkout(
             redemption = _write(quote, customer, Redemption.Status.SUCCEEDED, "", record)
             if not checkout.sandbox:
                 _count_success(quote, now)
+                for outcome in quote.applied:
+                    if outcome.gift_card_amount:
+                        giftcards.record(
+                            voucher_id=outcome.voucher.pk,
+                            kind=GiftCardTransaction.Kind.REDEEM,
+                            amount=-outcome.gift_card_amount,
+                            redemption=redemption,
+                        )
             return RedeemResult(redemption, quote)
     except _LimitHit as hit:
         hit.outcome.refuse(hit.reason)
@@ -391,6 +401,13 @@ def _restore(redemption: Redemption, lines: Iterable[RedemptionLine]) -> None:
                 output_field=BigIntegerField(),
             ),
         )
+        if line.gift_card_amount:
+            giftcards.record(
+                voucher_id=line.voucher_id,
+                kind=GiftCardTransaction.Kind.ROLLBACK,
+                amount=line.gift_card_amount,
+                redemption=redemption,
+            )
     revenue = redemption.total_amount + redemption.gift_card_amount
     for line in sorted((x for x in lines if x.campaign_id), key=lambda x: x.campaign_id):
         given = line.discount_amount + line.shipping_discount_amount

@@ -18,7 +18,7 @@ def vouchers_by_codes(codes: Iterable[str]) -> dict[str, Voucher]:
     if not wanted:
         return {}
     found = (
-        Voucher.objects.select_related("campaign", "campaign__discount")
+        Voucher.objects.select_related("campaign", "campaign__discount", "variant")
         .annotate(upper_code=Upper("code"))
         .filter(upper_code__in=wanted)
     )
@@ -45,7 +45,7 @@ def automatic_promotions(*, include_drafts: bool = False) -> list[Campaign]:
 def owned_vouchers(customer: Customer, *, limit: int = 100) -> list[Voucher]:
     """A customer's own enabled vouchers (with campaign and discount)."""
     return list(
-        Voucher.objects.select_related("campaign", "campaign__discount")
+        Voucher.objects.select_related("campaign", "campaign__discount", "variant")
         .filter(customer=customer, enabled=True)
         .order_by("-created_at", "pk")[:limit]
     )
