@@ -41,6 +41,7 @@ from customers.resources import (
 from customers.services import (
     CUSTOMER_FIELDS,
     recompute_customer_stats,
+    recompute_purchases,
     set_consents,
     upsert_customer,
 )
@@ -319,6 +320,8 @@ class CustomerAdmin(ImportExportAdmin):
     @admin.action(description=_("Recompute order stats of selected customers"))
     def recompute_stats(self, request, queryset):
         count = recompute_customer_stats(customer_ids=queryset.values_list("pk", flat=True))
+        # The purchase history segments read is derived from the same orders.
+        recompute_purchases(customer_ids=queryset.values("pk"))
         self.message_user(
             request,
             ngettext(

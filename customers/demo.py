@@ -28,8 +28,9 @@ from customers.models import (
     Order,
     OrderItem,
     Product,
+    Purchase,
 )
-from customers.services import recompute_customer_stats
+from customers.services import recompute_customer_stats, recompute_purchases
 
 CUSTOMER_PREFIX = "demo-cust-"
 ORDER_PREFIX = "demo-order-"
@@ -379,6 +380,7 @@ def delete_demo_data() -> None:
             Consent.objects.filter(customer__in=customers).delete()
             CartItem.objects.filter(cart__source_id__startswith=CART_PREFIX).delete()
             Cart.objects.filter(source_id__startswith=CART_PREFIX).delete()
+            Purchase.objects.filter(order__source_id__startswith=ORDER_PREFIX).delete()
             OrderItem.objects.filter(order__source_id__startswith=ORDER_PREFIX).delete()
             # Orders protect their customer, so they go before it.
             Order.objects.filter(source_id__startswith=ORDER_PREFIX).delete()
@@ -460,6 +462,9 @@ class _ShopBuilder:
         self._carts(shoppers, orders)
         self._events(shoppers)
         recompute_customer_stats()
+        recompute_purchases(
+            customer_ids=Customer.objects.filter(source_id__startswith=CUSTOMER_PREFIX).values("pk")
+        )
         return self.summary
 
     # helpers

@@ -244,6 +244,54 @@ class OrderItem(models.Model):
         return f"{self.quantity} x {self.product_id}"
 
 
+class Purchase(models.Model):
+    """What segments read for "bought X at least N times in D days": one row per paid order
+    and product it contains (and the category the line recorded), at the order's time.
+
+    Derived from the orders, never edited: written by ``customers.services`` when an order
+    enters 'paid' and deleted when it leaves it (``recompute_purchases`` rebuilds it).
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="purchases", db_index=False
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # A product with paid orders cannot be deleted (its order lines protect it), so Django
+    # need not look for purchases of a product being deleted.
+    product = models.ForeignKey(
+        Product, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    # The order's created_at: "within D days" windows of order history compare it.
+    ordered_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # With the order as last key column, "this customer's orders in category C since
+            # D" is one index-only scan (counted as distinct orders).
+            models.Index(
+                fields=["customer", "category", "ordered_at", "order"],
+                name="purchase_category_idx",
+            ),
+            models.Index(
+                fields=["customer", "product", "ordered_at", "order"],
+                name="purchase_product_idx",
+            ),
+            # Leaving 'paid' deletes the order's rows; deleting an order cascades here.
+            models.Index(fields=["order"], name="purchase_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.product_id}"
+
+
 class Cart(models.Model):
     """A live cart as the shop last reported it; abandonment is idle time, not a status."""
 

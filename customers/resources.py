@@ -23,7 +23,12 @@ from customers import signals
 from customers.api.fields import AmountField, CurrencyField, JSONObjectField
 from customers.api.serializers import CustomerInSerializer, LineInSerializer
 from customers.models import Category, Customer, Order, OrderItem, Product
-from customers.services import CUSTOMER_FIELDS, ORDER_TRANSITIONS, recompute_customer_stats
+from customers.services import (
+    CUSTOMER_FIELDS,
+    ORDER_TRANSITIONS,
+    recompute_customer_stats,
+    recompute_purchases,
+)
 
 
 def check_with_api_field(field: serializers.Field, value: Any) -> Any:
@@ -443,7 +448,8 @@ class InstallationCurrencyWidget(ApiCheckedWidget):
 
 class OrderResource(AllOrNothingResource):
     """Orders with their lines. Statuses move as the API allows, and amounts are locked
-    once an order has left 'created'; the customers' stats are recomputed after the import.
+    once an order has left 'created'; the customers' stats and purchase history are
+    recomputed after the import.
 
     ``order_status_changed`` is not sent: an import loads history, and reacting to it
     (points, messages) would replay the past. ``customer_updated`` is, for the new stats.
@@ -608,6 +614,7 @@ class OrderResource(AllOrNothingResource):
             return
         customer_ids = sorted(self._customer_ids)
         recompute_customer_stats(customer_ids=customer_ids)
+        recompute_purchases(customer_ids=customer_ids)
 
         def notify():
             for customer_id in customer_ids:

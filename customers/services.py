@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -15,6 +15,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -41,6 +42,7 @@ from customers.models import (
     Order,
     OrderItem,
     Product,
+    Purchase,
 )
 
 CUSTOMER_FIELDS = (
@@ -204,6 +206,67 @@ def recompute_customer_stats(*, customer_ids: Iterable[int] | None = None) -> in
         first_order_at=paid_agg(Min("created_at")),
         last_order_at=paid_agg(Max("created_at")),
     )
+
+
+# --- purchase history ----------------------------------------------------------------------
+
+
+def _insert_purchases(lines: QuerySet[OrderItem]) -> int:
+    """Insert the purchase rows of these order lines, in one ``INSERT ... SELECT``.
+
+    ``lines`` is a queryset of OrderItem; rows are one per order, product and the category the
+    line recorded (lines of one product in an order share its category when the services
+    wrote them, so that is one per order and product).
+    """
+    rows = (
+        lines.order_by()
+        .values_list(
+            "order__customer_id", "order_id", "product_id", "category_id", "order__created_at"
+        )
+        .distinct()
+    )
+    select, params = rows.query.get_compiler(using=rows.db).as_sql()
+    connection = connections[rows.db]
+    table = connection.ops.quote_name(Purchase._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(Purchase._meta.get_field(name).column)
+        for name in ("customer", "order", "product", "category", "ordered_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+        return cursor.rowcount
+
+
+def _paid_lines():
+    return OrderItem.objects.filter(
+        order__status=Order.Status.PAID, order__customer__erased_at__isnull=True
+    )
+
+
+@transaction.atomic
+def recompute_purchases(*, customer_ids: Iterable[int] | QuerySet | None = None) -> int:
+    """Rebuild the purchase history of many customers (all when None) from their paid orders,
+    set-based (imports, demo data, repairs). Erased customers keep none.
+
+    Gives the rows ``upsert_order`` keeps; returns the rows inserted.
+    """
+    purchases = Purchase.objects.all()
+    lines = _paid_lines()
+    if customer_ids is not None:
+        if not isinstance(customer_ids, QuerySet):
+            customer_ids = list(customer_ids)
+        purchases = purchases.filter(customer_id__in=customer_ids)
+        lines = lines.filter(order__customer_id__in=customer_ids)
+    purchases.delete()
+    return _insert_purchases(lines)
+
+
+def _record_purchases(*, order: Order, old_status: str | None) -> None:
+    """Keep the order's purchase rows in step with its status change."""
+    if order.status == Order.Status.PAID:
+        _insert_purchases(_paid_lines().filter(order=order))
+    elif old_status == Order.Status.PAID:
+        Purchase.objects.filter(order=order).delete()
 
 
 # --- products ------------------------------------------------------------------------------
@@ -383,6 +446,7 @@ def upsert_order(
         _replace_lines(owner=order, owner_field="order", item_model=OrderItem, lines=lines)
 
     if Order.Status.PAID in {old_status, status} and old_status != status:
+        _record_purchases(order=order, old_status=old_status)
         refresh_customer_stats(customer_id=customer.pk)
     if old_status != status:
         _on_commit_send(
@@ -490,9 +554,9 @@ def erase_customer(*, customer: Customer) -> Customer:
     """Erase personal data, keep anonymous aggregates (orders and their amounts, stats).
 
     Contact details, birthdate, location finer than the country, metadata, consents,
-    events and carts are deleted; the shop's id is replaced so the customer can no longer
-    be looked up. Apps holding more personal data erase it in their ``customer_erased``
-    receivers, inside this transaction.
+    events, carts and the purchase history segments read are deleted; the shop's id is
+    replaced so the customer can no longer be looked up. Apps holding more personal data
+    erase it in their ``customer_erased`` receivers, inside this transaction.
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     customer.source_id = f"erased-{uuid.uuid4().hex}"
@@ -507,5 +571,6 @@ def erase_customer(*, customer: Customer) -> Customer:
     customer.consents.all().delete()
     customer.events.all().delete()
     customer.carts.all().delete()
+    customer.purchases.all().delete()
     signals.customer_erased.send(sender=Customer, customer_id=customer.pk)
     return customer
