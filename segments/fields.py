@@ -76,7 +76,7 @@ from django.db.models.lookups import (
 )
 from django.db.utils import NotSupportedError
 
-from customers.models import Cart, Category, Consent, Event, Order, OrderItem, Product
+from customers.models import Cart, Category, Consent, Event, Product, Purchase
 from segments.errors import InvalidRules
 
 # Expressions that are always true / always false. An empty Q() would vanish inside an OR
@@ -542,12 +542,18 @@ def _consent_field(purpose: str) -> Field:
 # --- order history, behaviour, carts -------------------------------------------------------
 
 
-def at_least(subquery, min_count: int) -> Q:
-    """At least ``min_count`` rows in a correlated subquery: EXISTS when one row is enough."""
+def at_least(subquery, min_count: int, *, distinct: str | None = None) -> Q:
+    """At least ``min_count`` rows in a correlated subquery (or distinct values of the field
+    ``distinct`` in them): EXISTS when one row is enough."""
     if min_count == 1:
         return Q(Exists(subquery))
-    # The subqueries given here join nothing, so each row is one order or event.
-    counted = subquery.order_by().values("customer").annotate(n=Count("pk")).values("n")
+    # The subqueries given here join nothing, so each row is one row of their own table.
+    counted = (
+        subquery.order_by()
+        .values("customer")
+        .annotate(n=Count(distinct, distinct=True) if distinct else Count("pk"))
+        .values("n")
+    )
     count = Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
     return Q(GreaterThanOrEqual(count, min_count))
 
@@ -560,7 +566,7 @@ def _history_spec() -> dict[str, tuple[bool, Callable[[Any], Any]]]:
     }
 
 
-def _orders_field(name: str, model: type[Product | Category], line_field: str) -> Field:
+def _orders_field(name: str, model: type[Product | Category], column: str) -> Field:
     """Bought a product / something in a category at least N times (N paid orders containing
     it, whatever the quantities) in the last D days (orders placed at or after now - D days).
     A line counts in the category its product had when it was bought."""
@@ -569,17 +575,16 @@ def _orders_field(name: str, model: type[Product | Category], line_field: str) -
         return clean_object(value, _history_spec())
 
     def compile(op: str, spec: dict, ctx: Context) -> Q:
-        # The id is looked up once per query (a scalar subquery), so each customer's check
-        # walks only their orders and probes the (order, product|category) index of the
-        # lines; no join that would count one order twice.
+        # The purchase history holds a row per paid order and product (with the line's
+        # category), so each customer's check is one index-only scan of (customer,
+        # product|category, ordered_at, order), counting distinct orders. The id is looked
+        # up once per query (a scalar subquery).
         wanted = Subquery(model.objects.filter(source_id=spec["id"]).values("pk")[:1])
-        lines = OrderItem.objects.filter(order=OuterRef("pk"), **{line_field: wanted})
-        orders = Order.objects.filter(
-            Exists(lines), customer=OuterRef("pk"), status=Order.Status.PAID
-        )
+        purchases = Purchase.objects.filter(customer=OuterRef("pk"), **{column: wanted})
         if "within_days" in spec:
-            orders = orders.filter(created_at__gte=ctx.now - dt.timedelta(days=spec["within_days"]))
-        return at_least(orders, spec.get("min_count", 1))
+            since = ctx.now - dt.timedelta(days=spec["within_days"])
+            purchases = purchases.filter(ordered_at__gte=since)
+        return at_least(purchases, spec.get("min_count", 1), distinct="order")
 
     return Field(name, "order_history", ("matches",), clean, compile)
 

@@ -51,7 +51,8 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
-    """An order row without going through the service: stats are NOT updated."""
+    """An order row without going through the service: stats and purchase history are NOT
+    updated (call ``recompute_customer_stats`` / ``recompute_purchases`` as the importers do)."""
 
     class Meta:
         model = Order

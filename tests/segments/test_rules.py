@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from customers.models import Cart, CartItem, Consent, Order
+from customers.services import LineInput, recompute_purchases, upsert_order
 from segments import fields
 from segments.errors import InvalidRules
 from segments.models import Segment, SegmentMember
@@ -251,8 +252,6 @@ def test_first_order_less_than_30_days_ago_finds_new_customers():
 
 
 def test_stats_kept_by_the_order_service_are_seen_on_the_next_query():
-    from customers.services import LineInput, upsert_order
-
     customer = CustomerFactory()
     rule = cond("orders_count", "gte", 2)
     for n in range(2):
@@ -271,9 +270,11 @@ def test_stats_kept_by_the_order_service_are_seen_on_the_next_query():
 
 
 def paid_order(customer, *products, when=None, status=Order.Status.PAID):
+    """An order written directly, then the customer's purchase history rebuilt from it."""
     order = OrderFactory(customer=customer, status=status, created_at=when or days_ago(1))
     for product in products:
         OrderItemFactory(order=order, product=product)
+    recompute_purchases(customer_ids=[customer.pk])
     return order
 
 
@@ -293,6 +294,33 @@ def test_orders_category_counts_paid_orders_in_the_window():
     assert selected(rule) == {twice.pk}
     ever = cond("orders.category", "matches", {"id": "kids", "min_count": 2})
     assert selected(ever) == {twice.pk, once_in_window.pk}
+
+
+def test_order_history_follows_payments_and_refunds_through_the_order_service():
+    customer = CustomerFactory()
+    rule = cond("orders.category", "matches", {"id": "kids", "min_count": 2, "within_days": 30})
+
+    def push(source_id: str, status: str, days: float) -> None:
+        upsert_order(
+            source_id=source_id,
+            customer_source_id=customer.source_id,
+            status=status,
+            currency="USD",
+            lines=[
+                LineInput(product_id="hoodie", category="kids", quantity=1, unit_price=100),
+                LineInput(product_id="cap", category="kids", quantity=2, unit_price=50),
+            ],
+            created_at=days_ago(days),
+        )
+
+    push("o-1", Order.Status.PAID, 2)
+    push("o-2", Order.Status.CREATED, 3)
+    push("o-old", Order.Status.PAID, 31)
+    assert not is_member(rule, customer.pk, now=NOW)  # one order of two lines counts once
+    push("o-2", Order.Status.PAID, 3)
+    assert is_member(rule, customer.pk, now=NOW)
+    push("o-1", Order.Status.REFUNDED, 2)
+    assert not is_member(rule, customer.pk, now=NOW)
 
 
 def test_orders_product_with_the_default_of_once_ever():

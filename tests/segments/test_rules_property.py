@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Category, Consent, Customer, Event, Order, OrderItem, Product
+from customers.services import recompute_purchases
 from segments.rules import segment_queryset
 
 NOW = dt.datetime(2025, 6, 15, 12, 30, tzinfo=dt.UTC)
@@ -346,6 +347,8 @@ def create(specs: list[dict]) -> list[int]:
             Event(customer=customer, name=name, properties=props, occurred_at=ago(days))
             for name, props, days in spec["events"]
         )
+    # Orders were written directly: rebuild what order-history conditions read from them.
+    recompute_purchases()
     return ids
 
 
