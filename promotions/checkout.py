@@ -150,6 +150,9 @@ class Quote:
     totals: dict[str, int]
     item_discounts: list[int]
     redeemables: list[Outcome]
+    # Automatic promotions that did not apply, with their reasons (for nudges such as "add
+    # a little more for free shipping"); not part of the checkout answer.
+    missed_promotions: list[Outcome] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -197,9 +200,15 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
     ledger = Ledger(checkout.items, checkout.shipping_amount)
     for outcome in _stack(codes, promos):
         _apply(outcome, ledger)
+        if outcome.type == "promotion" and outcome.applicable and not outcome.effect.total:
+            # An automatic promotion that gives nothing here is not applied (and not
+            # redeemed); a requested code stays applicable, as the shop asked for it.
+            outcome.refuse(Reason.ORDER_NOT_ELIGIBLE)
     applied_promos = [p for p in promos if p.applicable]
     redeemables = [*applied_promos, *codes]
-    return _quote(checkout, now, customer, ledger, redeemables)
+    quote = _quote(checkout, now, customer, ledger, redeemables)
+    quote.missed_promotions = [p for p in promos if not p.applicable]
+    return quote
 
 
 def qualify_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> list[Outcome]:

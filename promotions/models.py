@@ -276,11 +276,12 @@ class Voucher(models.Model):
 
     code = models.CharField(max_length=64)
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="vouchers")
+    # A personal code goes with its owner: it must never become a code anyone can use.
     customer = models.ForeignKey(
         Customer,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         related_name="vouchers",
         help_text=_("Owner: only this customer may use the code"),
     )

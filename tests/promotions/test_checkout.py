@@ -487,3 +487,44 @@ def test_qualifications_list_what_applies_on_its_own_best_first(customer):
         ("MINE", 1000),
         ("Small", 100),
     ]
+
+
+def test_an_automatic_promotion_that_gives_nothing_is_not_applied(customer):
+    promotion(
+        name="BOGO",
+        discount={
+            "type": "unit",
+            "percent": None,
+            "unit_product": "p-shoe",
+            "unit_quantity": 1,
+            "unit_every": 2,
+        },
+    )
+    promotion(name="Ship A", discount={"type": "free_shipping", "percent": None})
+    promotion(name="Ship B", discount={"type": "free_shipping", "percent": None})
+    quote = quote_checkout(checkout(items=(Item("p-shoe", "shoes", 1, 2500),)), now=NOW)
+    # One unit: nothing free; the second free-shipping promotion has no shipping left.
+    assert [r.campaign.name for r in quote.redeemables] == ["Ship A"]
+    assert {p.campaign.name: p.error for p in quote.missed_promotions} == {
+        "BOGO": "order_not_eligible",
+        "Ship B": "order_not_eligible",
+    }
+
+
+def test_a_promotion_missed_by_its_rule_is_reported_with_the_reason(customer):
+    ship = promotion(name="Free shipping over $50", discount={"type": "free_shipping"})
+    RuleFactory(campaign=ship, rules={"field": "order.amount", "op": "gte", "value": 5000})
+    quote = quote_checkout(checkout(items=(Item("p", "x", 1, 4900),)), now=NOW)
+    assert quote.redeemables == []
+    assert [(p.campaign.name, p.error) for p in quote.missed_promotions] == [
+        ("Free shipping over $50", "order_not_eligible")
+    ]
+
+
+def test_a_personal_code_goes_with_its_owner(customer):
+    owner = CustomerFactory(source_id="owner")
+    voucher = coupon("PERSONAL")
+    voucher.customer = owner
+    voucher.save()
+    owner.delete()
+    assert reason("PERSONAL") == "voucher_not_found"
