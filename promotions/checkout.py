@@ -8,8 +8,9 @@ queries, whatever the number of items, codes, promotions or rules:
 rules, schedule windows and target segments, 7. the customer's usage of those campaigns,
 8. every customer condition of every campaign in one ``SELECT`` (one boolean column each).
 
-Referenced segments are read while the customer conditions compile (once per second and
-tree, see ``segments.rules.compile_rules``).
+The segments that rules and targeting refer to are read with one more query (one per level of
+nesting) when the customer conditions compile; compiled conditions are shared for a second
+(``segments.rules.compile_many``), so most validations skip even that.
 
 Judging a redeemable, in this order (the first refusal is its reason code):
 voucher_disabled, campaign_inactive, not_started, expired, currency_mismatch,
@@ -34,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
-from segments.rules import compile_rules
+from segments.rules import compile_many
 
 from . import discounts, selectors
 from .discounts import DiscountSpec, Effect, Item, Ledger
@@ -436,8 +437,8 @@ def _customer_checks(
 
 def _select_checks(customer_id: int, trees: list[Any], now: dt.datetime | None) -> list[bool]:
     columns = {
-        f"check_{i}": ExpressionWrapper(compile_rules(tree, now=now), output_field=BooleanField())
-        for i, tree in enumerate(trees)
+        f"check_{i}": ExpressionWrapper(q, output_field=BooleanField())
+        for i, q in enumerate(compile_many(trees, now=now))
     }
     row = Customer.objects.filter(pk=customer_id).values(**columns).first()
     if row is None:

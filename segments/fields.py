@@ -130,6 +130,9 @@ class Context:
     segments: tuple[int, ...] = ()
     strict: bool = False
     budget: list[int] = field(default_factory=lambda: [0])
+    # Segments read ahead for ``segment.member`` (by id), shared by nested contexts; None
+    # reads them as they are met.
+    loaded: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -834,7 +837,14 @@ def _compile_segment_member(op: str, ids: list[int], ctx: Context) -> Q:
     from segments.models import Segment, SegmentMember
     from segments.rules import compile_tree
 
-    found = {s.pk: s for s in Segment.objects.filter(pk__in=ids)}
+    if ctx.loaded is not None:
+        missing = [i for i in ids if i not in ctx.loaded]
+        if missing:
+            ctx.loaded.update({s.pk: s for s in Segment.objects.filter(pk__in=missing)})
+            ctx.loaded.update({i: None for i in missing if i not in ctx.loaded})
+        found = {i: ctx.loaded[i] for i in ids if ctx.loaded[i] is not None}
+    else:
+        found = {s.pk: s for s in Segment.objects.filter(pk__in=ids)}
     member = Q(pk__in=[])
     for segment_id in ids:
         segment = found.get(segment_id)
@@ -852,7 +862,7 @@ def _compile_segment_member(op: str, ids: list[int], ctx: Context) -> Q:
             raise ValueRejected(f"segment {segment_id} refers back to itself ({chain})")
         if len(ctx.segments) >= MAX_SEGMENT_NESTING:
             raise ValueRejected(f"segments are nested deeper than {MAX_SEGMENT_NESTING} levels")
-        nested = Context(ctx.now, (*ctx.segments, segment_id), ctx.strict, ctx.budget)
+        nested = Context(ctx.now, (*ctx.segments, segment_id), ctx.strict, ctx.budget, ctx.loaded)
         try:
             member |= compile_tree(segment.rules, nested)
         except InvalidRules as e:

@@ -61,6 +61,56 @@ def _compile_live(tree_json: str, now: dt.datetime) -> Q:
     return compile_tree(json.loads(tree_json), Context(now=now))
 
 
+def compile_many(trees: list[Any], *, now: dt.datetime | None = None) -> list[Q]:
+    """One filter per tree, reading every segment the trees refer to (``segment.member``)
+    with one query per level of nesting, whatever the number of trees.
+
+    Raises InvalidRules like ``compile_rules``.
+    """
+    if now is not None:
+        return _compile_many(trees, now)
+    try:
+        key = json.dumps(trees, sort_keys=True)
+    except (TypeError, ValueError):
+        return _compile_many(trees, timezone.now())
+    return list(_compile_many_live(key, timezone.now().replace(microsecond=0)))
+
+
+@lru_cache(maxsize=512)
+def _compile_many_live(trees_json: str, now: dt.datetime) -> tuple[Q, ...]:
+    return tuple(_compile_many(json.loads(trees_json), now))
+
+
+def _compile_many(trees: list[Any], now: dt.datetime) -> list[Q]:
+    from segments.models import Segment
+
+    loaded: dict = {}
+    wanted = _segment_ids(trees)
+    while wanted:
+        found = {s.pk: s for s in Segment.objects.filter(pk__in=wanted)}
+        loaded.update({i: found.get(i) for i in wanted})
+        wanted = _segment_ids([s.rules for s in found.values()]) - set(loaded)
+    return [compile_tree(tree, Context(now=now, loaded=loaded)) for tree in trees]
+
+
+def _segment_ids(trees: list[Any]) -> set[int]:
+    """The segment ids named by ``segment.member`` conditions anywhere in the trees."""
+    ids: set[int] = set()
+    stack = list(trees)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if node.get("field") == "segment.member":
+                value = node.get("value")
+                values = value if isinstance(value, list) else [value]
+                ids.update(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+            else:
+                stack.extend(v for k, v in node.items() if k in GROUP_KEYS)
+    return ids
+
+
 def validate_rules(tree: Any, *, segment_id: int | None = None) -> None:
     """Refuse a tree that cannot be compiled, or that refers back to segment ``segment_id``
     through ``segment.member`` (directly or through other segments).

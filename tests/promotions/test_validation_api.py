@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import ApiKey
+from promotions.models import Campaign
 from tests.factories import CustomerFactory
 from tests.promotions.factories import RuleFactory, coupon, promotion
 
@@ -218,3 +219,32 @@ def test_the_number_of_queries_does_not_grow_with_items_codes_or_rules(api):
     big = {**BODY, "order": {**BODY["order"], "items": items}, "codes": big_codes}
     assert _queries(api, big) == baseline
     assert baseline <= 12
+
+
+def test_segment_targeting_costs_one_query_whatever_the_number_of_segments(api):
+    from segments.models import Segment
+    from segments.rules import _compile_many_live
+
+    CustomerFactory(source_id="c-1")
+    irish = Segment.objects.create(
+        name="Irish", rules={"field": "country", "op": "eq", "value": "IE"}
+    )
+    small_codes = _shop("A", promotions=1, rules_each=1, codes=1)
+    for campaign in Campaign.objects.all():
+        campaign.segments.add(irish)
+    _compile_many_live.cache_clear()
+    baseline = _queries(api, {**BODY, "codes": small_codes})
+
+    segments = [
+        Segment.objects.create(name=f"S{i}", rules={"field": "country", "op": "eq", "value": "IE"})
+        for i in range(4)
+    ]
+    big_codes = _shop("B", promotions=3, rules_each=3, codes=2)
+    for campaign in Campaign.objects.all():
+        campaign.segments.add(*segments)
+    RuleFactory(
+        campaign=Campaign.objects.get(name="Auto B0"),
+        rules={"field": "segment.member", "op": "in", "value": [s.pk for s in segments]},
+    )
+    _compile_many_live.cache_clear()
+    assert _queries(api, {**BODY, "codes": big_codes}) == baseline
