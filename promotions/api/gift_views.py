@@ -66,5 +66,7 @@ class GiftLedgerView(generics.ListAPIView):
     serializer_class = GiftTransactionSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return GiftCardTransaction.objects.none()
         voucher = _voucher(self.kwargs["code"])
         return GiftCardTransaction.objects.filter(voucher=voucher).order_by("pk")
