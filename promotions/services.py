@@ -3,6 +3,7 @@
 The admin and the management API both call these, so they refuse the same things.
 """
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -24,6 +25,7 @@ from .errors import (
     InvalidVoucher,
     VoucherCodeTaken,
 )
+from .giftcards import issue_gift_card
 from .models import Campaign, Discount, ScheduleWindow, ValidationRule, Voucher
 from .rules import validate_campaign_rules
 
@@ -43,6 +45,7 @@ CAMPAIGN_FIELDS = (
     "budget",
     "exclusive",
     "priority",
+    "rollback_on_order_cancel",
     "metadata",
 )
 DISCOUNT_FIELDS = (
@@ -60,6 +63,14 @@ DISCOUNT_FIELDS = (
 )
 ID_LIST_FIELDS = ("products", "categories", "excluded_products", "excluded_categories")
 MAX_IDS = 1000
+MIDNIGHT = dt.time(0, 0)
+
+
+class VoucherDates:
+    NOT_STARTED = "not_started"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    CHOICES = (NOT_STARTED, ACTIVE, EXPIRED)
 
 
 # --- checks --------------------------------------------------------------------------------
@@ -140,10 +151,35 @@ def campaign_errors(values: dict[str, Any]) -> dict[str, str]:
 
 
 def rule_errors(tree: Any) -> str | None:
+    """What is wrong with a validation rule tree, starting with the path of the bad node."""
     try:
         validate_campaign_rules(tree)
     except InvalidRules as e:
         return e.message
+    return None
+
+
+def schedule_errors(window: dict[str, Any]) -> dict[str, str]:
+    """What is wrong with a weekly schedule window (field -> message)."""
+    errors: dict[str, str] = {}
+    weekday = window.get("weekday")
+    if isinstance(weekday, bool) or weekday not in ScheduleWindow.Weekday.values:
+        errors["weekday"] = _("A weekday from 1 (Monday) to 7 (Sunday).")
+    start = window.get("start_time", MIDNIGHT)
+    end = window.get("end_time", MIDNIGHT)
+    if not isinstance(start, dt.time) or not isinstance(end, dt.time):
+        errors["start_time"] = _("Times of day like 09:00.")
+    elif end != MIDNIGHT and end <= start:
+        errors["end_time"] = _("The end must be after the start (00:00 as the end: midnight).")
+    return errors
+
+
+def kind_change_error(campaign: Campaign, kind: str) -> str | None:
+    """Why a saved campaign cannot change to this kind, or None."""
+    if campaign.pk is None or kind == campaign.kind:
+        return None
+    if campaign.vouchers.exists():
+        return _("A campaign with codes keeps its kind.")
     return None
 
 
@@ -190,7 +226,13 @@ def campaign_problems(campaign: Campaign, *, now=None) -> list[str]:
 # --- campaigns -----------------------------------------------------------------------------
 
 
-def _check(campaign_values: dict, discount: dict | None, rules: list[dict], kind: str) -> None:
+def _check(
+    campaign_values: dict,
+    discount: dict | None,
+    rules: list[dict],
+    schedule: list[dict],
+    kind: str,
+) -> None:
     errors: dict[str, Any] = dict(campaign_errors(campaign_values))
     if discount is not None:
         errors.update({f"discount.{k}": v for k, v in discount_errors(discount, kind=kind).items()})
@@ -198,8 +240,20 @@ def _check(campaign_values: dict, discount: dict | None, rules: list[dict], kind
         message = rule_errors(rule.get("rules"))
         if message:
             errors[f"rules[{i}].rules"] = message
+    for i, window in enumerate(schedule):
+        errors.update({f"schedule[{i}].{k}": v for k, v in schedule_errors(window).items()})
     if errors:
         raise InvalidCampaign(details=errors)
+
+
+def _kept_discount_errors(campaign: Campaign, kind: str) -> dict[str, str]:
+    """A kind change must still fit the discount the campaign keeps."""
+    try:
+        discount = campaign.discount
+    except Discount.DoesNotExist:
+        return {}
+    values = {name: getattr(discount, name) for name in DISCOUNT_FIELDS}
+    return {f"discount.{k}": v for k, v in discount_errors(values, kind=kind).items()}
 
 
 @transaction.atomic
@@ -218,16 +272,27 @@ def save_campaign(
     campaign = campaign or Campaign()
     merged = {name: getattr(campaign, name) for name in CAMPAIGN_FIELDS}
     merged.update({k: v for k, v in values.items() if k in CAMPAIGN_FIELDS})
-    if not creating and merged["kind"] != campaign.kind and campaign.vouchers.exists():
-        raise InvalidCampaign(details={"kind": _("A campaign with codes keeps its kind.")})
-    _check(merged, discount, rules or [], merged["kind"])
+    if not creating:
+        message = kind_change_error(campaign, merged["kind"])
+        if message:
+            raise InvalidCampaign(details={"kind": message})
+        if discount is None and merged["kind"] != campaign.kind:
+            errors = _kept_discount_errors(campaign, merged["kind"])
+            if errors:
+                raise InvalidCampaign(details=errors)
+    _check(merged, discount, rules or [], schedule or [], merged["kind"])
     if Campaign.objects.filter(name=merged["name"]).exclude(pk=campaign.pk).exists():
         raise InvalidCampaign(details={"name": _("Another campaign has this name.")})
     for name, value in merged.items():
         setattr(campaign, name, value)
     try:
         with transaction.atomic():
-            campaign.save()
+            if creating:
+                campaign.save()
+            else:
+                # Never the counters: the redemption service moves them with guarded
+                # UPDATEs, and a full save would write back the values read here.
+                campaign.save(update_fields=[*CAMPAIGN_FIELDS, "updated_at"])
     except IntegrityError:
         raise InvalidCampaign(details={"name": _("Another campaign has this name.")}) from None
     if discount is not None:
@@ -308,7 +373,8 @@ def archive_campaign(*, campaign: Campaign) -> Campaign:
 def duplicate_campaign(*, campaign: Campaign) -> Campaign:
     """A draft copy with the same discount, rules, schedule and segments; no codes, no
     counters."""
-    base = _("%(name)s (copy)") % {"name": campaign.name}
+    # Room for the suffixes within the name's 200 characters.
+    base = _("%(name)s (copy)") % {"name": campaign.name[:180]}
     name, n = base, 2
     while Campaign.objects.filter(name=name).exists():
         name, n = f"{base} {n}", n + 1
@@ -320,11 +386,9 @@ def duplicate_campaign(*, campaign: Campaign) -> Campaign:
     copy.discount_given = 0
     copy.created_at = timezone.now()
     copy.save()
-    try:
-        discount = campaign.discount
-    except Discount.DoesNotExist:
-        pass
-    else:
+    # Fresh rows, so the caller's campaign keeps its own related objects.
+    discount = Discount.objects.filter(campaign_id=campaign.pk).first()
+    if discount is not None:
         discount.pk = None
         discount.campaign = copy
         discount.save()
@@ -341,7 +405,15 @@ def duplicate_campaign(*, campaign: Campaign) -> Campaign:
 # --- vouchers ------------------------------------------------------------------------------
 
 
-def _voucher_errors(values: dict[str, Any], campaign: Campaign) -> dict[str, str]:
+def voucher_code_error(code: str) -> str | None:
+    """Why a text cannot be a voucher code, or None."""
+    if CODE_PATTERN.fullmatch(code or ""):
+        return None
+    return _("1 to 64 letters, digits, '-' or '_', starting with one of the first two.")
+
+
+def voucher_errors(values: dict[str, Any], campaign: Campaign) -> dict[str, str]:
+    """What is wrong with a voucher's fields in this campaign (field -> message)."""
     errors: dict[str, str] = {}
     starts, expires = values.get("starts_at"), values.get("expires_at")
     if starts and expires and expires <= starts:
@@ -364,24 +436,22 @@ def create_voucher(
     """A new code in a campaign. Raises InvalidVoucher, VoucherCodeTaken."""
     values = dict(values or {})
     code = (code or "").strip()
-    if not CODE_PATTERN.fullmatch(code):
-        raise InvalidVoucher(
-            details={
-                "code": _(
-                    "1 to 64 letters, digits, '-' or '_', starting with one of the first two."
-                )
-            }
-        )
-    errors = _voucher_errors(values, campaign)
+    message = voucher_code_error(code)
+    if message:
+        raise InvalidVoucher(details={"code": message})
+    errors = voucher_errors(values, campaign)
     if errors:
         raise InvalidVoucher(details=errors)
     if "gift_amount" in values and values["gift_amount"] is not None:
         values["gift_balance"] = values["gift_amount"]
     try:
         with transaction.atomic():
-            return Voucher.objects.create(campaign=campaign, code=code, **values)
+            voucher = Voucher.objects.create(campaign=campaign, code=code, **values)
     except IntegrityError:
         raise VoucherCodeTaken(details={"code": code}) from None
+    # A gift card's ledger starts with its initial balance, so it adds up to the balance.
+    issue_gift_card(voucher=voucher)
+    return voucher
 
 
 @transaction.atomic
@@ -393,10 +463,23 @@ def update_voucher(*, voucher: Voucher, values: dict[str, Any]) -> Voucher:
     if unknown:
         raise InvalidVoucher(details={name: _("Cannot be changed.") for name in unknown})
     merged = {"starts_at": voucher.starts_at, "expires_at": voucher.expires_at, **values}
-    errors = _voucher_errors({**merged, "gift_amount": voucher.gift_amount}, voucher.campaign)
+    errors = voucher_errors({**merged, "gift_amount": voucher.gift_amount}, voucher.campaign)
     if errors:
         raise InvalidVoucher(details=errors)
     for name, value in values.items():
         setattr(voucher, name, value)
-    voucher.save()
+    # Only the fields given: the counters and the gift balance move with redemptions.
+    voucher.save(update_fields=[*values, "updated_at"])
     return voucher
+
+
+def voucher_dates_status(voucher: Voucher, *, now: dt.datetime | None = None) -> str:
+    """``not_started``, ``active`` or ``expired``, by the voucher's and its campaign's dates
+    (as the checkout judges them)."""
+    now = now or timezone.now()
+    campaign = voucher.campaign
+    if any(t and now < t for t in (campaign.starts_at, voucher.starts_at)):
+        return VoucherDates.NOT_STARTED
+    if any(t and now >= t for t in (campaign.ends_at, voucher.expires_at)):
+        return VoucherDates.EXPIRED
+    return VoucherDates.ACTIVE
