@@ -23,6 +23,12 @@ from django.utils.translation import ngettext
 from customers.admin import ReadOnlyAdmin, ReadOnlyInline, format_money
 
 from . import services
+from .admin_publications import (
+    VariantInline,
+    end_experiment_keep_winner,
+    experiment_results_url,
+    publish_to_customers,
+)
 from .errors import CampaignArchived, CampaignNotReady, VoucherCodeTaken
 from .models import (
     Campaign,
@@ -33,6 +39,7 @@ from .models import (
     ValidationRule,
     Voucher,
 )
+from .redemptions import AlreadyRolledBack, NotRollbackable, rollback_redemption
 from .rules import CHECKOUT_FIELDS
 from .selectors import voucher_by_code
 
@@ -303,7 +310,7 @@ def redemptions_csv(lines) -> StreamingHttpResponse:
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    inlines = (DiscountInline, RuleInline, ScheduleInline)
+    inlines = (DiscountInline, RuleInline, ScheduleInline, VariantInline)
     change_form_template = "admin/promotions/campaign/change_form.html"
     list_display = (
         "name",
@@ -318,10 +325,19 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("name",)
     autocomplete_fields = ("segments",)
-    actions = ("activate_selected", "pause_selected", "duplicate_selected", "export_redemptions")
+    actions = (
+        "activate_selected",
+        "pause_selected",
+        "duplicate_selected",
+        "export_redemptions",
+        publish_to_customers,
+        end_experiment_keep_winner,
+    )
     readonly_fields = (
         "status",
         "readiness",
+        "experiment_results",
+        "experiment_ended_at",
         "redemptions_count",
         "display_discount_given",
         "created_at",
@@ -346,6 +362,22 @@ class CampaignAdmin(admin.ModelAdmin):
         ),
         (_("Stacking"), {"fields": ("exclusive", "priority")}),
         (_("Redemptions"), {"fields": ("rollback_on_order_cancel",)}),
+        (
+            _("Codes and publications"),
+            {
+                "fields": (
+                    "code_prefix",
+                    "code_pattern",
+                    "code_suffix",
+                    "code_charset",
+                    "code_custom_charset",
+                    "code_exclude_ambiguous",
+                    "one_code_per_customer",
+                    "codes_on_demand",
+                )
+            },
+        ),
+        (_("A/B experiment"), {"fields": ("experiment_results", "experiment_ended_at")}),
         (_("Counters"), {"fields": ("redemptions_count", "display_discount_given")}),
         (
             _("More"),
@@ -362,6 +394,14 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description=_("budget"), ordering="budget")
     def display_budget(self, obj):
         return format_money(obj.budget, obj.currency) if obj.budget is not None else "-"
+
+    @admin.display(description=_("results"))
+    def experiment_results(self, obj):
+        if obj is None or obj.pk is None or not obj.variants.exists():
+            return _("No variants: add some below to run an experiment.")
+        return format_html(
+            '<a href="{}">{}</a>', experiment_results_url(obj), _("Results per variant")
+        )
 
     @admin.display(description=_("readiness"))
     def readiness(self, obj):
@@ -768,6 +808,34 @@ class RedemptionAdmin(NoDelete, MoneyColumns, ReadOnlyAdmin):
     search_help_text = _("Order id, customer id or code")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    actions = ("roll_back_selected",)
+
+    @admin.action(description=_("Roll back selected redemptions"), permissions=["rollback"])
+    def roll_back_selected(self, request, queryset):
+        done, refused = 0, []
+        for redemption in queryset.order_by("pk"):
+            try:
+                rollback_redemption(
+                    redemption_id=redemption.pk,
+                    reason=str(_("rolled back in the admin")),
+                    by=f"admin:{request.user.get_username()}",
+                )
+            except (AlreadyRolledBack, NotRollbackable) as e:
+                refused.append(f"#{redemption.pk}: {e.message}")
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext("%d redemption rolled back.", "%d redemptions rolled back.", done) % done,
+                messages.SUCCESS,
+            )
+        if refused:
+            self.message_user(request, "; ".join(refused), messages.WARNING)
+
+    def has_rollback_permission(self, request):
+        return request.user.has_perm("promotions.change_redemption")
+
     fieldsets = (
         (
             None,
