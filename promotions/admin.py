@@ -23,6 +23,7 @@ from django.utils.translation import ngettext
 from customers.admin import ReadOnlyAdmin, ReadOnlyInline, format_money
 
 from . import services
+from .admin_codes import CampaignCodesMixin, VoucherImportExportMixin
 from .admin_publications import (
     VariantInline,
     end_experiment_keep_winner,
@@ -308,7 +309,7 @@ def redemptions_csv(lines) -> StreamingHttpResponse:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CampaignCodesMixin, admin.ModelAdmin):
     form = CampaignForm
     inlines = (DiscountInline, RuleInline, ScheduleInline, VariantInline)
     change_form_template = "admin/promotions/campaign/change_form.html"
@@ -330,6 +331,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "pause_selected",
         "duplicate_selected",
         "export_redemptions",
+        "export_codes",
         publish_to_customers,
         end_experiment_keep_winner,
     )
@@ -338,6 +340,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "readiness",
         "experiment_results",
         "experiment_ended_at",
+        "code_jobs",
         "redemptions_count",
         "display_discount_given",
         "created_at",
@@ -374,6 +377,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     "code_exclude_ambiguous",
                     "one_code_per_customer",
                     "codes_on_demand",
+                    "code_jobs",
                 )
             },
         ),
@@ -641,7 +645,7 @@ class VoucherForm(forms.ModelForm):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(admin.ModelAdmin):
+class VoucherAdmin(VoucherImportExportMixin, admin.ModelAdmin):
     form = VoucherForm
     list_display = (
         "code",

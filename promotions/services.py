@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from segments.errors import InvalidRules
 from segments.models import Segment
 
+from .codes import code_settings_errors
 from .errors import (
     CampaignArchived,
     CampaignNotReady,
@@ -46,6 +47,14 @@ CAMPAIGN_FIELDS = (
     "exclusive",
     "priority",
     "rollback_on_order_cancel",
+    "code_prefix",
+    "code_pattern",
+    "code_suffix",
+    "code_charset",
+    "code_custom_charset",
+    "code_exclude_ambiguous",
+    "one_code_per_customer",
+    "codes_on_demand",
     "metadata",
 )
 DISCOUNT_FIELDS = (
@@ -147,6 +156,7 @@ def campaign_errors(values: dict[str, Any]) -> dict[str, str]:
     budget = values.get("budget")
     if budget is not None and budget < 0:
         errors["budget"] = _("A budget is at least 0.")
+    errors.update(code_settings_errors(values))
     return errors
 
 

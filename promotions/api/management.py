@@ -173,6 +173,18 @@ class CampaignInSerializer(RefuseReadOnly, StrictInputSerializer):
         required=False,
         help_text=_("Roll back its redemptions when their order is cancelled or refunded."),
     )
+    code_prefix = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    code_pattern = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text=_("'#' is a random character; {first_name} and {last_name} personalise."),
+    )
+    code_suffix = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    code_charset = serializers.ChoiceField(choices=Campaign.Charset.choices, required=False)
+    code_custom_charset = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    code_exclude_ambiguous = serializers.BooleanField(required=False)
+    one_code_per_customer = serializers.BooleanField(required=False)
+    codes_on_demand = serializers.BooleanField(required=False)
     metadata = JSONObjectField(required=False)
     discount = DiscountInSerializer(required=False)
     rules = RuleInSerializer(many=True, required=False, max_length=MAX_RULES)
@@ -313,6 +325,14 @@ class CampaignOutSerializer(serializers.Serializer):
     exclusive = serializers.BooleanField()
     priority = serializers.IntegerField()
     rollback_on_order_cancel = serializers.BooleanField()
+    code_prefix = serializers.CharField()
+    code_pattern = serializers.CharField()
+    code_suffix = serializers.CharField()
+    code_charset = serializers.ChoiceField(choices=Campaign.Charset.choices)
+    code_custom_charset = serializers.CharField()
+    code_exclude_ambiguous = serializers.BooleanField()
+    one_code_per_customer = serializers.BooleanField()
+    codes_on_demand = serializers.BooleanField()
     metadata = serializers.JSONField()
     discount = DiscountOutSerializer(allow_null=True)
     rules = RuleOutSerializer(many=True)
