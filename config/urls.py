@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include((views.dashboard_urls, "dashboard"))),
     path("favicon.ico", views.favicon),
     path("segments/", include("segments.urls")),
+    path("promotions/", include("promotions.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
