@@ -9,7 +9,7 @@ rules, schedule windows and target segments, 7. the customer's usage of those ca
 8. every customer condition of every campaign in one ``SELECT`` (one boolean column each).
 
 The segments that rules and targeting refer to are read with one more query (one per level of
-nesting) when the customer conditions compile; compiled conditions are shared for a second
+nesting) when the customer conditions compile; each compiled rule is shared for a second
 (``segments.rules.compile_many``), so most validations skip even that.
 
 Judging a redeemable, in this order (the first refusal is its reason code):

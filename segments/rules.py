@@ -70,15 +70,32 @@ def compile_many(trees: list[Any], *, now: dt.datetime | None = None) -> list[Q]
     if now is not None:
         return _compile_many(trees, now)
     try:
-        key = json.dumps(trees, sort_keys=True)
+        keys = [json.dumps(tree, sort_keys=True) for tree in trees]
     except (TypeError, ValueError):
         return _compile_many(trees, timezone.now())
-    return list(_compile_many_live(key, timezone.now().replace(microsecond=0)))
+    second = timezone.now().replace(microsecond=0)
+    # Each tree's filter is shared for a second, tree by tree: requests name different sets
+    # of campaigns, but the same campaigns' trees again and again.
+    if _live_cache.get("second") != second:
+        _live_cache.clear()
+        _live_cache["second"] = second
+    missing = [i for i, key in enumerate(keys) if key not in _live_cache]
+    if missing:
+        compiled = _compile_many([trees[i] for i in missing], second)
+        if len(_live_cache) < LIVE_CACHE_SIZE:
+            _live_cache.update({keys[i]: q for i, q in zip(missing, compiled, strict=True)})
+        found = dict(zip(missing, compiled, strict=True))
+        return [found[i] if i in found else _live_cache[key] for i, key in enumerate(keys)]
+    return [_live_cache[key] for key in keys]
 
 
-@lru_cache(maxsize=512)
-def _compile_many_live(trees_json: str, now: dt.datetime) -> tuple[Q, ...]:
-    return tuple(_compile_many(json.loads(trees_json), now))
+LIVE_CACHE_SIZE = 2048
+_live_cache: dict = {}
+
+
+def clear_live_cache() -> None:
+    """Forget the filters shared within the current second (tests)."""
+    _live_cache.clear()
 
 
 def _compile_many(trees: list[Any], now: dt.datetime) -> list[Q]:

@@ -223,7 +223,7 @@ def test_the_number_of_queries_does_not_grow_with_items_codes_or_rules(api):
 
 def test_segment_targeting_costs_one_query_whatever_the_number_of_segments(api):
     from segments.models import Segment
-    from segments.rules import _compile_many_live
+    from segments.rules import clear_live_cache
 
     CustomerFactory(source_id="c-1")
     irish = Segment.objects.create(
@@ -232,7 +232,7 @@ def test_segment_targeting_costs_one_query_whatever_the_number_of_segments(api):
     small_codes = _shop("A", promotions=1, rules_each=1, codes=1)
     for campaign in Campaign.objects.all():
         campaign.segments.add(irish)
-    _compile_many_live.cache_clear()
+    clear_live_cache()
     baseline = _queries(api, {**BODY, "codes": small_codes})
 
     segments = [
@@ -246,5 +246,5 @@ def test_segment_targeting_costs_one_query_whatever_the_number_of_segments(api):
         campaign=Campaign.objects.get(name="Auto B0"),
         rules={"field": "segment.member", "op": "in", "value": [s.pk for s in segments]},
     )
-    _compile_many_live.cache_clear()
+    clear_live_cache()
     assert _queries(api, {**BODY, "codes": big_codes}) == baseline
