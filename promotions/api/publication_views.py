@@ -14,9 +14,9 @@ from rest_framework.response import Response
 
 from customers.api.fields import StrictInputSerializer
 from promotions.api.checkout_serializers import CheckoutCustomerInSerializer
+from promotions.api.idempotent import answer_once
 from promotions.api.redemption_views import IDEMPOTENCY_HEADER
 from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
-from promotions.idempotency import run_once
 from promotions.models import Publication
 from promotions.publications import campaign_by_reference, publish_to_source_id
 
@@ -139,11 +139,6 @@ def publications() -> QuerySet[Publication]:
     return Publication.objects.select_related("voucher", "campaign", "customer", "variant")
 
 
-def _client_id(request) -> str:
-    api_key = getattr(request.user, "api_key", None)
-    return api_key.prefix if api_key else ""
-
-
 class PublicationListView(generics.ListAPIView):
     """Codes given to customers, newest first."""
 
@@ -199,17 +194,7 @@ class PublicationListView(generics.ListAPIView):
             answer = PublicationOutSerializer(publication).data
             return (status.HTTP_201_CREATED if publication.created else status.HTTP_200_OK), answer
 
-        key = request.headers.get("Idempotency-Key", "")
-        if key:
-            code, body, _replayed = run_once(
-                client=_client_id(request),
-                key=key,
-                endpoint="publications",
-                body=request.data,
-                produce=produce,
-            )
-        else:
-            code, body = produce()
+        code, body = answer_once(request, endpoint="publications", produce=produce)
         return Response(body, status=code)
 
     def get_throttles(self):

@@ -16,9 +16,9 @@ from promotions.api.checkout_serializers import (
     ValidationOutSerializer,
 )
 from promotions.api.checkout_views import checkout_from, render_quote
+from promotions.api.idempotent import answer_once
 from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
 from promotions.checkout import MESSAGES, Reason
-from promotions.idempotency import run_once
 from promotions.models import Redemption
 from promotions.redemptions import (
     NOTHING_TO_REDEEM,
@@ -84,11 +84,6 @@ class RedemptionSummarySerializer(serializers.ModelSerializer):
 def _client(request) -> str:
     api_key = getattr(request.user, "api_key", None)
     return api_key.name if api_key else ""
-
-
-def _client_id(request) -> str:
-    api_key = getattr(request.user, "api_key", None)
-    return api_key.prefix if api_key else ""
 
 
 def _address(request) -> str | None:
@@ -166,16 +161,7 @@ class RedemptionListView(generics.ListAPIView):
                 result.reason, _failure_message(result.reason), details
             )
 
-        if key:
-            status, body, _replayed = run_once(
-                client=_client_id(request),
-                key=key,
-                endpoint="redemptions",
-                body=request.data,
-                produce=produce,
-            )
-        else:
-            status, body = produce()
+        status, body = answer_once(request, endpoint="redemptions", produce=produce)
         abuse.note_unknown_codes(names, len(unknown))
         return Response(body, status=status)
 
@@ -224,15 +210,6 @@ class RollbackView(APIView):
             )
             return 200, RedemptionSummarySerializer(redemption).data
 
-        key = request.headers.get("Idempotency-Key", "")
-        if key:
-            status, body, _replayed = run_once(
-                client=_client_id(request),
-                key=key,
-                endpoint=f"redemptions/{redemption_id}/rollback",
-                body=request.data,
-                produce=produce,
-            )
-        else:
-            status, body = produce()
+        endpoint = f"redemptions/{redemption_id}/rollback"
+        status, body = answer_once(request, endpoint=endpoint, produce=produce)
         return Response(body, status=status)
