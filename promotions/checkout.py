@@ -4,13 +4,15 @@
 ``qualify_checkout`` lists everything that would apply on its own. Both run a fixed number of
 queries, whatever the number of items, codes, promotions or rules:
 
-1. the customer, 2. the requested vouchers, 3. the automatic promotions, 4.-6. the campaigns'
-rules, schedule windows and target segments, 7. the customer's usage of those campaigns,
-8. every customer condition of every campaign in one ``SELECT`` (one boolean column each).
+1. the customer, 2. the requested vouchers (with campaign and discount), 3. the automatic
+promotions, 4. the customer's usage of those campaigns, 5. every customer condition of every
+campaign in one ``SELECT EXISTS(...), ...`` (``segments.rules.check_customer``).
 
-The segments that rules and targeting refer to are read with one more query (one per level of
-nesting) when the customer conditions compile; each compiled rule is shared for a second
-(``segments.rules.compile_many``), so most validations skip even that.
+The campaigns' rules, schedule windows and target segments are kept per process until the
+campaign changes (``selectors.cached_campaign_settings``: three more queries when one is not
+known yet). The segments that rules and targeting refer to are read with one more query (one per
+level of nesting) when the customer conditions compile; each compiled condition's SQL is
+shared for a second, so a busy checkout skips even that.
 
 Judging a redeemable, in this order (the first refusal is its reason code):
 voucher_disabled, campaign_inactive, not_started, expired, currency_mismatch,
@@ -30,12 +32,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
-from segments.rules import compile_many
+from segments.rules import check_customer
 
 from . import discounts, selectors
 from .discounts import DiscountSpec, Effect, Item, Ledger
@@ -241,7 +242,7 @@ def qualify_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> l
 def _known_customer(given: CustomerInput | None) -> Customer | None:
     if given is None:
         return None
-    return Customer.objects.filter(source_id=given.source_id, erased_at__isnull=True).first()
+    return selectors.checkout_customer(given.source_id)
 
 
 @lru_cache(maxsize=256)
@@ -346,8 +347,9 @@ def _judge(
     """Refuse each candidate that cannot apply, with its first reason; fixed query count.
     ``live`` questions (no ``now`` given) share compiled customer filters within a second."""
     pending = [o for o in outcomes if o.applicable]
-    campaign_ids = {o.campaign.pk for o in pending}
-    rules, windows, segments = selectors.campaign_settings(campaign_ids)
+    campaigns = {o.campaign.pk: o.campaign for o in pending}
+    campaign_ids = set(campaigns)
+    rules, windows, segments = selectors.cached_campaign_settings(campaigns.values())
     usage = selectors.customer_usage(customer, campaign_ids)
 
     checks: list[_Check] = []
@@ -420,7 +422,7 @@ def _customer_checks(
     """Each tree's verdict on the customer, in one query. A customer the shop has not pushed
     yet is judged on the fields given: a stand-in row, inserted and rolled back."""
     if customer is not None:
-        return _select_checks(customer.pk, trees, now)
+        return check_customer(trees, customer.pk, now=now)
     verdicts: list[bool] = []
     try:
         with transaction.atomic():
@@ -428,22 +430,11 @@ def _customer_checks(
             for name, value in given.data.items():
                 setattr(stand_in, name, value)
             stand_in.save()
-            verdicts = _select_checks(stand_in.pk, trees, now)
+            verdicts = check_customer(trees, stand_in.pk, now=now)
             raise _Discard
     except _Discard:
         pass
     return verdicts
-
-
-def _select_checks(customer_id: int, trees: list[Any], now: dt.datetime | None) -> list[bool]:
-    columns = {
-        f"check_{i}": ExpressionWrapper(q, output_field=BooleanField())
-        for i, q in enumerate(compile_many(trees, now=now))
-    }
-    row = Customer.objects.filter(pk=customer_id).values(**columns).first()
-    if row is None:
-        return [False] * len(trees)
-    return [bool(row[f"check_{i}"]) for i in range(len(trees))]
 
 
 # --- stacking and applying -----------------------------------------------------------------

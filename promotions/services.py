@@ -334,7 +334,18 @@ def save_campaign(
         if missing:
             raise InvalidCampaign(details={"segments": _("No segment with id %s.") % missing})
         campaign.segments.set(ids)
+    if rules is not None or schedule is not None or segment_ids is not None:
+        # Last, after every part is written: see touch_campaign.
+        touch_campaign(campaign.pk)
+        campaign.refresh_from_db(fields=["updated_at"])
     return campaign
+
+
+def touch_campaign(campaign_id: int) -> None:
+    """Move a campaign's ``updated_at`` after a change of its rules, schedule or segments:
+    checkouts keep those per process by campaign and ``updated_at``
+    (``selectors.cached_campaign_settings``), so the touch must come after the change."""
+    Campaign.objects.filter(pk=campaign_id).update(updated_at=timezone.now())
 
 
 def _empty(name: str) -> Any:

@@ -13,6 +13,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -96,6 +98,69 @@ _live_cache: dict = {}
 def clear_live_cache() -> None:
     """Forget the filters shared within the current second (tests)."""
     _live_cache.clear()
+
+
+# A customer id no real row has, compiled into each check's SQL and swapped for the real id.
+_SENTINEL = -7_310_000_000_000_000_001
+
+
+def check_customer(
+    trees: list[Any], customer_id: int, *, now: dt.datetime | None = None
+) -> list[bool]:
+    """Whether one customer matches each tree, in one ``SELECT EXISTS(...), EXISTS(...)``.
+
+    Live questions (no ``now``) reuse each tree's SQL within the same second, so a busy
+    checkout compiles a campaign's rules about once a second per process, not per request.
+    Raises InvalidRules like ``compile_rules``.
+    """
+    if not trees:
+        return []
+    parts = _check_sqls(trees, now)
+    sql = "SELECT " + ", ".join(f"EXISTS({s})" if s else "1=0" for s, _ in parts)
+    params: list = []
+    for _sql, (before, after) in parts:
+        if _sql:
+            params += [*before, customer_id, *after]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return [bool(v) for v in row]
+
+
+_SqlPart = tuple[str, tuple[tuple, tuple]]
+
+
+def _check_sqls(trees: list[Any], now: dt.datetime | None) -> list[_SqlPart]:
+    if now is not None:
+        return [_check_sql(q) for q in _compile_many(trees, now)]
+    try:
+        keys = ["sql:" + json.dumps(tree, sort_keys=True) for tree in trees]
+    except (TypeError, ValueError):
+        return [_check_sql(q) for q in _compile_many(trees, timezone.now())]
+    second = timezone.now().replace(microsecond=0)
+    if _live_cache.get("second") != second:
+        _live_cache.clear()
+        _live_cache["second"] = second
+    missing = [i for i, key in enumerate(keys) if key not in _live_cache]
+    found = {}
+    if missing:
+        compiled = _compile_many([trees[i] for i in missing], second)
+        found = {i: _check_sql(q) for i, q in zip(missing, compiled, strict=True)}
+        if len(_live_cache) < LIVE_CACHE_SIZE:
+            _live_cache.update({keys[i]: part for i, part in found.items()})
+    return [found[i] if i in found else _live_cache[key] for i, key in enumerate(keys)]
+
+
+def _check_sql(q: Q) -> _SqlPart:
+    """The SELECT of one customer (by id) matching ``q``, with the parameters before and after
+    the id; an empty SQL when ``q`` can match no one."""
+    queryset = Customer.objects.filter(pk=_SENTINEL).filter(q).values("pk").order_by()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return "", ((), ())
+    at = list(params).index(_SENTINEL)
+    return sql, (tuple(params[:at]), tuple(params[at + 1 :]))
 
 
 def _compile_many(trees: list[Any], now: dt.datetime) -> list[Q]:
