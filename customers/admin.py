@@ -18,6 +18,7 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV, XLSX
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from customers.api.authentication import forget_verified_keys
 from customers.api.serializers import CustomerInSerializer
 from customers.currencies import minor_unit_digits
 from customers.models import (
@@ -116,6 +117,7 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
         revoked = queryset.filter(revoked=False).update(revoked=True)
+        forget_verified_keys()
         self.message_user(
             request,
             ngettext("%(count)d key revoked.", "%(count)d keys revoked.", revoked)

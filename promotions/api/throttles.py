@@ -7,7 +7,8 @@ whole on every request and loses counts when workers write it at the same time.
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
@@ -32,12 +33,7 @@ class _WindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.duration)
         key = f"offerwise:throttle:{self.scope}:{ident}:{window}"
-        cache.add(key, 0, timeout=self.duration + 1)
-        try:
-            seen = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=self.duration + 1)
-            seen = 1
+        seen = count(key, self.duration + 1)
         if seen <= self.num_requests:
             return True
         self.wait_seconds = (window + 1) * self.duration - now
@@ -45,6 +41,25 @@ class _WindowThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self.wait_seconds
+
+
+def count(key: str, timeout: int) -> int:
+    """Add one to a counter that lives ``timeout`` seconds, and return it. On Redis one
+    ``INCR`` (and an ``EXPIRE`` on the first count): one round trip, atomic across processes."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        full = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(full, write=True)
+        seen = client.incr(full)
+        if seen == 1:
+            client.expire(full, timeout)
+        return seen
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 def _key_prefix(request) -> str | None:
