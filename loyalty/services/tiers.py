@@ -35,7 +35,7 @@ def qualifying_value(member: Member, *, now: dt.datetime) -> int:
             ).aggregate(n=Sum("total_amount"))["n"]
             or 0
         )
-    return (
+    earned = (
         PointsEntry.objects.filter(
             member=member,
             kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSAL],
@@ -44,6 +44,9 @@ def qualifying_value(member: Member, *, now: dt.datetime) -> int:
         ).aggregate(n=Sum("points"))["n"]
         or 0
     )
+    # A reversal in this period of points earned in the previous one counts against this one,
+    # but never below nothing.
+    return max(earned, 0)
 
 
 def tier_for(program: Program, value: int) -> Tier | None:
