@@ -464,10 +464,18 @@ class IdempotencyKey(models.Model):
 
 class CampaignDayStats(models.Model):
     """Per campaign and day (UTC): redemptions that succeeded, failed and were rolled back,
-    the discount given and the revenue of the orders. Live redemptions only."""
+    the discount given and the revenue of the orders. Live redemptions only.
+
+    A day is kept in up to ``SLICES`` rows, one per web process (by process id), so that
+    concurrent redemptions of a campaign do not wait for each other on one row; a day's
+    figures are the sums over its slices (``selectors.campaign_day_stats``).
+    """
+
+    SLICES = 16
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="day_stats")
     day = models.DateField()
+    slice = models.PositiveSmallIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     rolled_back = models.PositiveIntegerField(default=0)
@@ -477,7 +485,9 @@ class CampaignDayStats(models.Model):
     class Meta:
         ordering = ["campaign", "-day"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "day"], name="campaign_day_stats_unique")
+            models.UniqueConstraint(
+                fields=["campaign", "day", "slice"], name="campaign_day_slice_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -10,14 +10,20 @@ and the same for gift balances, campaign totals and budgets, and per-customer (d
 On PostgreSQL a concurrent redemption of the same row waits for the row lock and re-checks the
 ``WHERE`` on the committed value, so a limit of 10 gives exactly 10 redemptions. Exactly one
 changed row, or the whole attempt is rolled back (all-or-nothing) and recorded as a failure
-with its reason. Rows are always locked in the same order (vouchers, then campaigns, then
-usage, each by id), so two redemptions never deadlock.
+with its reason.
+
+The quote runs before the transaction (it only reads). Rows are always locked in the same
+order, so two redemptions never deadlock: vouchers (by id), the customer's usage (by
+campaign), the new redemption and its lines, the day statistics (the process's own slice),
+and last the campaign rows (by id). The campaign rows are shared by every redemption of a
+campaign; taken last, they stay locked only for one statement and the commit.
 
 Sandbox (test key) redemptions are recorded, marked ``test``, and touch no live counter,
 budget, balance or statistic.
 """
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,7 +34,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    Q,
     Value,
     When,
 )
@@ -111,7 +116,6 @@ class _LimitHit(Exception):
 # --- redeem --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def redeem_checkout(
     *,
     checkout: Checkout,
@@ -123,6 +127,8 @@ def redeem_checkout(
     """Redeem every requested code and applicable automatic promotion of the checkout, all or
     nothing. A refusal is not an exception: it is recorded (status failed, with its reason)
     and returned, so the caller answers 409 or 422 with the per-redeemable results."""
+    # The quote only reads: it runs before the transaction, which then holds row locks for
+    # the writes alone.
     quote = quote_checkout(checkout, now=now)
     now = quote.now
     record = {
@@ -138,11 +144,11 @@ def redeem_checkout(
     try:
         with transaction.atomic():
             customer = _customer_of(checkout, quote)
-            if not checkout.sandbox:
-                _consume(quote, customer, now)
+            live = not checkout.sandbox
+            if live:
+                _consume_own_rows(quote, customer, now)
             redemption = _write(quote, customer, Redemption.Status.SUCCEEDED, "", record)
-            if not checkout.sandbox:
-                _count_success(quote, now)
+            if live:
                 for outcome in quote.applied:
                     if outcome.gift_card_amount:
                         giftcards.record(
@@ -151,6 +157,10 @@ def redeem_checkout(
                             amount=-outcome.gift_card_amount,
                             redemption=redemption,
                         )
+                _count_success(quote, now)
+                # Last: the campaign rows are shared by every redemption of a campaign, so
+                # they stay locked only for this statement and the commit.
+                _consume_campaigns(quote)
             return RedeemResult(redemption, quote)
     except _LimitHit as hit:
         hit.outcome.refuse(hit.reason)
@@ -168,78 +178,83 @@ def _customer_of(checkout: Checkout, quote: Quote) -> Customer | None:
     return customer
 
 
-def _guarded(queryset, **changes) -> None:
-    if queryset.update(**changes) != 1:
-        raise LookupError
+def _changed(sql: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
-def _consume(quote: Quote, customer: Customer | None, now: dt.datetime) -> None:
+# Guarded increments, written once: a row changes only while it is within its limit. Table
+# and column names are constants of this module; values go in as parameters.
+_VOUCHERS = Voucher._meta.db_table
+_CAMPAIGNS = Campaign._meta.db_table
+_USAGE = CustomerUsage._meta.db_table
+_USE_VOUCHER = (
+    f"UPDATE {_VOUCHERS} SET redemptions_count = redemptions_count + 1 "  # noqa: S608
+    "WHERE id = %s AND (max_redemptions IS NULL OR redemptions_count < max_redemptions)"
+)
+_SPEND_GIFT = (
+    f"UPDATE {_VOUCHERS} SET gift_balance = gift_balance - %s "  # noqa: S608
+    "WHERE id = %s AND gift_balance >= %s"
+)
+_USE_CAMPAIGN = (
+    f"UPDATE {_CAMPAIGNS} SET redemptions_count = redemptions_count + 1, "  # noqa: S608
+    "discount_given = discount_given + %s "
+    "WHERE id = %s AND (max_redemptions IS NULL OR redemptions_count < max_redemptions) "
+    "AND (budget IS NULL OR budget >= discount_given + %s)"
+)
+_CAMPAIGN_FULL = (
+    f"SELECT 1 FROM {_CAMPAIGNS} "  # noqa: S608
+    "WHERE id = %s AND max_redemptions IS NOT NULL AND redemptions_count >= max_redemptions"
+)
+# The customer's first use inserts the row; later ones add to it while within the campaign's
+# per-customer limits (NULL: none), counting per day on the campaign's clock.
+_USE_BY_CUSTOMER = (
+    f"INSERT INTO {_USAGE} AS u (campaign_id, customer_id, redemptions, day, day_redemptions) "  # noqa: S608
+    "VALUES (%s, %s, 1, %s, 1) "
+    "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET "
+    "redemptions = u.redemptions + 1, "
+    "day_redemptions = CASE WHEN u.day = excluded.day THEN u.day_redemptions + 1 ELSE 1 END, "
+    "day = excluded.day "
+    "WHERE (%s IS NULL OR u.redemptions < %s) "
+    "AND (%s IS NULL OR u.day IS NULL OR u.day <> excluded.day OR u.day_redemptions < %s)"
+)
+
+
+def _consume_own_rows(quote: Quote, customer: Customer | None, now: dt.datetime) -> None:
+    """The rows of this redemption's own codes and customer: vouchers (by id), then the
+    customer's usage of each campaign (by campaign id)."""
     applied = quote.applied
     for outcome in sorted((o for o in applied if o.voucher), key=lambda o: o.voucher.pk):
-        voucher = Voucher.objects.filter(pk=outcome.voucher.pk)
-        try:
-            _guarded(
-                voucher.filter(
-                    Q(max_redemptions__isnull=True) | Q(redemptions_count__lt=F("max_redemptions"))
-                ),
-                redemptions_count=F("redemptions_count") + 1,
-            )
-        except LookupError:
-            raise _LimitHit(outcome, Reason.REDEMPTION_LIMIT_REACHED) from None
-        if outcome.gift_card_amount:
-            try:
-                _guarded(
-                    voucher.filter(gift_balance__gte=outcome.gift_card_amount),
-                    gift_balance=F("gift_balance") - outcome.gift_card_amount,
-                )
-            except LookupError:
-                raise _LimitHit(outcome, Reason.GIFT_BALANCE_EMPTY) from None
-
-    for outcome in sorted(applied, key=lambda o: o.campaign.pk):
-        given = outcome.discount_amount + outcome.shipping_discount_amount
-        campaign = Campaign.objects.filter(pk=outcome.campaign.pk)
-        within = (
-            Q(max_redemptions__isnull=True) | Q(redemptions_count__lt=F("max_redemptions"))
-        ) & (Q(budget__isnull=True) | Q(budget__gte=F("discount_given") + given))
-        changed = campaign.filter(within).update(
-            redemptions_count=F("redemptions_count") + 1,
-            discount_given=F("discount_given") + given,
-        )
-        if changed != 1:
-            now_full = campaign.filter(
-                max_redemptions__isnull=False, redemptions_count__gte=F("max_redemptions")
-            ).exists()
-            reason = Reason.REDEMPTION_LIMIT_REACHED if now_full else Reason.BUDGET_EXHAUSTED
-            raise _LimitHit(outcome, reason)
-
+        if _changed(_USE_VOUCHER, [outcome.voucher.pk]) != 1:
+            raise _LimitHit(outcome, Reason.REDEMPTION_LIMIT_REACHED)
+        amount = outcome.gift_card_amount
+        if amount and _changed(_SPEND_GIFT, [amount, outcome.voucher.pk, amount]) != 1:
+            raise _LimitHit(outcome, Reason.GIFT_BALANCE_EMPTY)
     if customer is None:
         return
     for outcome in sorted(applied, key=lambda o: o.campaign.pk):
-        _use(outcome, customer, now)
+        campaign = outcome.campaign
+        total, daily = campaign.max_per_customer, campaign.max_per_customer_per_day
+        if (total is not None and total < 1) or (daily is not None and daily < 1):
+            raise _LimitHit(outcome, Reason.CUSTOMER_LIMIT_REACHED)
+        day = campaign_day(campaign, now)
+        params = [campaign.pk, customer.pk, day, total, total, daily, daily]
+        if _changed(_USE_BY_CUSTOMER, params) != 1:
+            raise _LimitHit(outcome, Reason.CUSTOMER_LIMIT_REACHED)
 
 
-def _use(outcome: Outcome, customer: Customer, now: dt.datetime) -> None:
-    campaign = outcome.campaign
-    day = campaign_day(campaign, now)
-    CustomerUsage.objects.bulk_create(
-        [CustomerUsage(campaign=campaign, customer=customer)], ignore_conflicts=True
-    )
-    usage = CustomerUsage.objects.filter(campaign=campaign, customer=customer)
-    if campaign.max_per_customer is not None:
-        usage = usage.filter(redemptions__lt=campaign.max_per_customer)
-    if campaign.max_per_customer_per_day is not None:
-        usage = usage.filter(
-            Q(day__isnull=True)
-            | ~Q(day=day)
-            | Q(day_redemptions__lt=campaign.max_per_customer_per_day)
-        )
-    changed = usage.update(
-        redemptions=F("redemptions") + 1,
-        day_redemptions=Case(When(day=day, then=F("day_redemptions") + 1), default=Value(1)),
-        day=day,
-    )
-    if changed != 1:
-        raise _LimitHit(outcome, Reason.CUSTOMER_LIMIT_REACHED)
+def _consume_campaigns(quote: Quote) -> None:
+    """Each applied campaign's total and budget (by campaign id)."""
+    for outcome in sorted(quote.applied, key=lambda o: o.campaign.pk):
+        given = outcome.discount_amount + outcome.shipping_discount_amount
+        pk = outcome.campaign.pk
+        if _changed(_USE_CAMPAIGN, [given, pk, given]) != 1:
+            with connection.cursor() as cursor:
+                cursor.execute(_CAMPAIGN_FULL, [pk])
+                full = cursor.fetchone() is not None
+            reason = Reason.REDEMPTION_LIMIT_REACHED if full else Reason.BUDGET_EXHAUSTED
+            raise _LimitHit(outcome, reason)
 
 
 def _write(
@@ -324,19 +339,27 @@ _FAILURES = FailureStats._meta.db_table
 STAT_COLUMNS = ("succeeded", "failed", "rolled_back", "discount_given", "revenue")
 
 
+_ADD_DAY_STATS = (
+    f"INSERT INTO {_STATS} (campaign_id, day, slice, {', '.join(STAT_COLUMNS)}) "  # noqa: S608
+    f"VALUES (%s, %s, %s, {', '.join(['%s'] * len(STAT_COLUMNS))}) "
+    "ON CONFLICT (campaign_id, day, slice) DO UPDATE SET "
+    + ", ".join(f"{c} = {_STATS}.{c} + excluded.{c}" for c in STAT_COLUMNS)
+)
+
+
 def _add_day_stats(campaign_id: int, day: dt.date, **add: int) -> None:
-    """Add to a campaign's day figures in one statement (an upsert that adds, race-free)."""
+    """Add to a campaign's day figures in one statement (an upsert that adds, race-free).
+
+    Each web process adds to its own slice of the day (``CampaignDayStats.SLICES``), so
+    concurrent redemptions of one campaign do not queue on one row; readers sum the slices.
+    """
     values = [add.get(c, 0) for c in STAT_COLUMNS]
-    columns = ", ".join(STAT_COLUMNS)
-    updates = ", ".join(f"{c} = {_STATS}.{c} + excluded.{c}" for c in STAT_COLUMNS)
-    # Table and column names are constants of this module; values go in as parameters.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_STATS} (campaign_id, day, {columns}) "  # noqa: S608
-            f"VALUES (%s, %s, {', '.join(['%s'] * len(values))}) "
-            f"ON CONFLICT (campaign_id, day) DO UPDATE SET {updates}",
-            [campaign_id, day, *values],
-        )
+        cursor.execute(_ADD_DAY_STATS, [campaign_id, day, _stats_slice(), *values])
+
+
+def _stats_slice() -> int:
+    return os.getpid() % CampaignDayStats.SLICES
 
 
 def _add_failure(campaign_id: int, day: dt.date, reason: str) -> None:
@@ -408,14 +431,11 @@ def _restore(redemption: Redemption, lines: Iterable[RedemptionLine]) -> None:
                 amount=line.gift_card_amount,
                 redemption=redemption,
             )
+    # The redemption's order of locks: vouchers, usage, statistics, campaigns last.
     revenue = redemption.total_amount + redemption.gift_card_amount
-    for line in sorted((x for x in lines if x.campaign_id), key=lambda x: x.campaign_id):
-        given = line.discount_amount + line.shipping_discount_amount
-        Campaign.objects.filter(pk=line.campaign_id).update(
-            redemptions_count=_minus("redemptions_count", 1),
-            discount_given=_minus("discount_given", given, big=True),
-        )
-        if redemption.customer_id:
+    campaign_lines = sorted((x for x in lines if x.campaign_id), key=lambda x: x.campaign_id)
+    if redemption.customer_id:
+        for line in campaign_lines:
             day = campaign_day(line.campaign, redemption.created_at)
             CustomerUsage.objects.filter(
                 campaign_id=line.campaign_id, customer_id=redemption.customer_id
@@ -427,12 +447,19 @@ def _restore(redemption: Redemption, lines: Iterable[RedemptionLine]) -> None:
                     output_field=IntegerField(),
                 ),
             )
+    for line in campaign_lines:
         _add_day_stats(
             line.campaign_id,
             redemption.created_at.date(),
             rolled_back=1,
-            discount_given=-given,
+            discount_given=-(line.discount_amount + line.shipping_discount_amount),
             revenue=-revenue,
+        )
+    for line in campaign_lines:
+        given = line.discount_amount + line.shipping_discount_amount
+        Campaign.objects.filter(pk=line.campaign_id).update(
+            redemptions_count=_minus("redemptions_count", 1),
+            discount_given=_minus("discount_given", given, big=True),
         )
 
 

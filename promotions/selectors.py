@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, Sum
 
 from customers.models import Customer
 
 from .models import (
     Campaign,
+    CampaignDayStats,
     CustomerUsage,
     Discount,
     ScheduleWindow,
@@ -232,3 +233,28 @@ def customer_usage(
 
 def campaigns() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("discount").order_by("-created_at", "-pk")
+
+
+DAY_STAT_FIELDS = ("succeeded", "failed", "rolled_back", "discount_given", "revenue")
+
+
+def campaign_day_stats(campaign_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Each campaign's figures per day, summed over the day's slices, newest day first:
+    ``{"campaign_id", "day", "succeeded", "failed", "rolled_back", "discount_given",
+    "revenue"}``."""
+    rows = CampaignDayStats.objects.all()
+    if campaign_ids is not None:
+        rows = rows.filter(campaign_id__in=list(campaign_ids))
+    summed = (
+        rows.values("campaign_id", "day")
+        .annotate(**{f"sum_{name}": Sum(name) for name in DAY_STAT_FIELDS})
+        .order_by("campaign_id", "-day")
+    )
+    return [
+        {
+            "campaign_id": row["campaign_id"],
+            "day": row["day"],
+            **{name: row[f"sum_{name}"] for name in DAY_STAT_FIELDS},
+        }
+        for row in summed
+    ]

@@ -20,6 +20,7 @@ from promotions.models import (
     SecurityAlert,
     Voucher,
 )
+from promotions.selectors import campaign_day_stats
 from tests.factories import CustomerFactory
 from tests.promotions.factories import coupon, promotion
 
@@ -69,6 +70,18 @@ def test_a_redemption_consumes_the_limits_and_answers_201(api, customer):
     assert redemption.lines.get().discount_amount == 500
 
 
+def test_day_statistics_from_several_web_processes_add_up(api, customer, monkeypatch):
+    voucher = coupon("SUMMER10", max_per_customer=None)
+    first = redeem(api, {**BODY, "order": {**ORDER, "source_id": "o-1"}})
+    monkeypatch.setattr("promotions.redemptions.os.getpid", lambda: 4242)
+    second = redeem(api, {**BODY, "order": {**ORDER, "source_id": "o-2"}})
+    assert (first.status_code, second.status_code) == (201, 201)
+    api.post(f"/api/v1/redemptions/{first.json()['id']}/rollback", {"reason": "test"})
+    assert CampaignDayStats.objects.filter(campaign=voucher.campaign).count() == 2
+    (stats,) = campaign_day_stats([voucher.campaign.pk])
+    assert (stats["succeeded"], stats["rolled_back"], stats["discount_given"]) == (2, 1, 500)
+
+
 def test_order_source_id_is_required(api, customer):
     coupon("SUMMER10")
     body = {**BODY, "order": {k: v for k, v in ORDER.items() if k != "source_id"}}
@@ -99,8 +112,8 @@ def test_a_limit_refusal_is_409_and_recorded_with_statistics(api, customer):
     response = redeem(api)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "redemption_limit_reached"
-    stats = CampaignDayStats.objects.get(campaign=voucher.campaign)
-    assert (stats.succeeded, stats.failed, stats.discount_given) == (1, 1, 500)
+    (stats,) = campaign_day_stats([voucher.campaign.pk])
+    assert (stats["succeeded"], stats["failed"], stats["discount_given"]) == (1, 1, 500)
     failure = FailureStats.objects.get(campaign=voucher.campaign)
     assert (failure.reason, failure.count) == ("redemption_limit_reached", 1)
 
@@ -213,8 +226,8 @@ def test_rollback_restores_every_counter_and_records_who_and_why(api, customer):
     assert (voucher.campaign.redemptions_count, voucher.campaign.discount_given) == (0, 0)
     usage = CustomerUsage.objects.get(customer=customer)
     assert (usage.redemptions, usage.day_redemptions) == (0, 0)
-    stats = CampaignDayStats.objects.get(campaign=voucher.campaign)
-    assert (stats.succeeded, stats.rolled_back, stats.discount_given) == (1, 1, 0)
+    (stats,) = campaign_day_stats([voucher.campaign.pk])
+    assert (stats["succeeded"], stats["rolled_back"], stats["discount_given"]) == (1, 1, 0)
 
 
 def test_a_second_rollback_changes_nothing_and_is_refused(api, customer):
