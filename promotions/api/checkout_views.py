@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from promotions import abuse
+from promotions.api.checkout_input import plain_checkout
 from promotions.api.checkout_serializers import (
     CHECKOUT_EXAMPLE,
     CheckoutInSerializer,
@@ -89,6 +90,17 @@ def render_quote(quote: Quote) -> dict:
     }
 
 
+def checkout_data(request, serializer_class=CheckoutInSerializer, **plain) -> dict:
+    """The validated body: read plainly when it is in its final form, else by the serializer
+    (which raises ValidationError with the field errors)."""
+    data = plain_checkout(request.data, **plain)
+    if data is None:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+    return data
+
+
 def _sandbox(request) -> bool:
     return bool(getattr(request.user, "is_test", False))
 
@@ -115,10 +127,9 @@ class ValidationView(APIView):
         ),
     )
     def post(self, request):
-        serializer = CheckoutInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        names = guard_subjects(request, serializer.validated_data)
-        checkout = checkout_from(serializer.validated_data, sandbox=_sandbox(request))
+        data = checkout_data(request)
+        names = guard_subjects(request, data)
+        checkout = checkout_from(data, sandbox=_sandbox(request))
         quote = quote_checkout(checkout)
         unknown = [r for r in quote.redeemables if r.error == Reason.VOUCHER_NOT_FOUND]
         abuse.note_unknown_codes(names, len(unknown))
@@ -139,8 +150,6 @@ class QualificationView(APIView):
         ),
     )
     def post(self, request):
-        serializer = CheckoutInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        checkout = checkout_from(serializer.validated_data, sandbox=_sandbox(request))
+        checkout = checkout_from(checkout_data(request), sandbox=_sandbox(request))
         outcomes = qualify_checkout(checkout)
         return Response({"redeemables": [render_outcome(o) for o in outcomes]})

@@ -15,7 +15,7 @@ from promotions.api.checkout_serializers import (
     CheckoutOrderInSerializer,
     ValidationOutSerializer,
 )
-from promotions.api.checkout_views import checkout_from, render_quote
+from promotions.api.checkout_views import checkout_data, checkout_from, render_quote
 from promotions.api.idempotent import answer_once
 from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
 from promotions.checkout import MESSAGES, Reason
@@ -126,9 +126,7 @@ class RedemptionListView(generics.ListAPIView):
         ),
     )
     def post(self, request):
-        serializer = RedemptionInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = checkout_data(request, RedemptionInSerializer, order_source_required=True)
         names = abuse.subjects(_customer_id(data), _address(request))
         abuse.check_not_blocked(names)
         checkout = checkout_from(data, sandbox=bool(getattr(request.user, "is_test", False)))
