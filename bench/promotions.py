@@ -816,8 +816,11 @@ def count_statements(key: str, pick: Pick, cart: list[dict]) -> list[tuple[str, 
 
 
 def sql_checks(queries: list[dict]) -> int:
-    """Boolean columns of the customer-conditions SELECT (``check_0``, ``check_1``, ...)."""
-    return max((q["sql"].count(' AS "check_') for q in queries), default=0)
+    """Columns of the customer-conditions SELECT (``SELECT EXISTS(...), EXISTS(...)``)."""
+    return max(
+        (1 + q["sql"].count(", EXISTS(") for q in queries if q["sql"].startswith("SELECT EXISTS(")),
+        default=0,
+    )
 
 
 def cpu_split(key: str, bodies: list[dict], repeat: int) -> dict[str, float]:

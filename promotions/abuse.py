@@ -30,7 +30,7 @@ def subjects(customer_source_id: str | None, address: str | None) -> list[str]:
     return found
 
 
-def _block_key(subject: str) -> str:
+def block_key(subject: str) -> str:
     return f"offerwise:guess-block:{subject}"
 
 
@@ -38,7 +38,7 @@ def check_not_blocked(names: list[str]) -> None:
     """Raises TooManyFailedAttempts when one of the subjects is blocked."""
     if not names:
         return
-    blocked = cache.get_many([_block_key(s) for s in names])
+    blocked = cache.get_many([block_key(s) for s in names])
     if blocked:
         raise TooManyFailedAttempts(details={"retry_after_seconds": settings.OFFERWISE_GUESS_BLOCK})
 
@@ -56,7 +56,7 @@ def note_unknown_codes(names: list[str], count: int) -> None:
             cache.set(key, count, timeout=settings.OFFERWISE_GUESS_WINDOW)
             seen = count
         if seen >= settings.OFFERWISE_GUESS_LIMIT and cache.add(
-            _block_key(subject), 1, timeout=settings.OFFERWISE_GUESS_BLOCK
+            block_key(subject), 1, timeout=settings.OFFERWISE_GUESS_BLOCK
         ):
             SecurityAlert.objects.create(
                 kind=SecurityAlert.Kind.CODE_GUESSING,

@@ -13,7 +13,7 @@ from promotions.api.checkout_serializers import (
     QualificationOutSerializer,
     ValidationOutSerializer,
 )
-from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
+from promotions.api.throttles import CheckoutThrottle
 from promotions.checkout import (
     Checkout,
     CustomerInput,
@@ -105,16 +105,15 @@ def _sandbox(request) -> bool:
     return bool(getattr(request.user, "is_test", False))
 
 
-def guard_subjects(request, data: dict) -> list[str]:
-    """Who a checkout request counts against for code guessing; refuses blocked ones."""
+def guess_subjects(request, data: dict) -> list[str]:
+    """Who a checkout request counts against for code guessing (``CheckoutThrottle`` has
+    refused blocked ones already)."""
     customer = data.get("customer") or {}
-    names = abuse.subjects(customer.get("source_id"), request.META.get("REMOTE_ADDR"))
-    abuse.check_not_blocked(names)
-    return names
+    return abuse.subjects(customer.get("source_id"), request.META.get("REMOTE_ADDR"))
 
 
 class ValidationView(APIView):
-    throttle_classes = [ApiKeyThrottle, CustomerThrottle]
+    throttle_classes = [CheckoutThrottle]
 
     @extend_schema(
         request=CheckoutInSerializer,
@@ -128,7 +127,7 @@ class ValidationView(APIView):
     )
     def post(self, request):
         data = checkout_data(request)
-        names = guard_subjects(request, data)
+        names = guess_subjects(request, data)
         checkout = checkout_from(data, sandbox=_sandbox(request))
         quote = quote_checkout(checkout)
         unknown = [r for r in quote.redeemables if r.error == Reason.VOUCHER_NOT_FOUND]
@@ -137,7 +136,7 @@ class ValidationView(APIView):
 
 
 class QualificationView(APIView):
-    throttle_classes = [ApiKeyThrottle, CustomerThrottle]
+    throttle_classes = [CheckoutThrottle]
 
     @extend_schema(
         request=CheckoutInSerializer,

@@ -17,7 +17,7 @@ from promotions.api.checkout_serializers import (
 )
 from promotions.api.checkout_views import checkout_data, checkout_from, render_quote
 from promotions.api.idempotent import answer_once
-from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
+from promotions.api.throttles import CheckoutThrottle
 from promotions.checkout import MESSAGES, Reason
 from promotions.models import Redemption
 from promotions.redemptions import (
@@ -127,8 +127,8 @@ class RedemptionListView(generics.ListAPIView):
     )
     def post(self, request):
         data = checkout_data(request, RedemptionInSerializer, order_source_required=True)
+        # Blocked subjects were refused by CheckoutThrottle.
         names = abuse.subjects(_customer_id(data), _address(request))
-        abuse.check_not_blocked(names)
         checkout = checkout_from(data, sandbox=bool(getattr(request.user, "is_test", False)))
         key = request.headers.get("Idempotency-Key", "")
         unknown = []
@@ -165,7 +165,7 @@ class RedemptionListView(generics.ListAPIView):
 
     def get_throttles(self):
         if self.request.method == "POST":
-            return [ApiKeyThrottle(), CustomerThrottle()]
+            return [CheckoutThrottle()]
         return super().get_throttles()
 
 

@@ -1,6 +1,7 @@
 """POST /api/v1/redemptions and rollback, as a checkout calls them."""
 
 import datetime as dt
+import os
 
 import pytest
 from django.core.cache import cache
@@ -73,7 +74,8 @@ def test_a_redemption_consumes_the_limits_and_answers_201(api, customer):
 def test_day_statistics_from_several_web_processes_add_up(api, customer, monkeypatch):
     voucher = coupon("SUMMER10", max_per_customer=None)
     first = redeem(api, {**BODY, "order": {**ORDER, "source_id": "o-1"}})
-    monkeypatch.setattr("promotions.redemptions.os.getpid", lambda: 4242)
+    other_process = os.getpid() + 1
+    monkeypatch.setattr("promotions.redemptions.os.getpid", lambda: other_process)
     second = redeem(api, {**BODY, "order": {**ORDER, "source_id": "o-2"}})
     assert (first.status_code, second.status_code) == (201, 201)
     api.post(f"/api/v1/redemptions/{first.json()['id']}/rollback", {"reason": "test"})
@@ -333,6 +335,17 @@ def test_guessing_codes_blocks_the_customer_and_raises_an_alert(api, customer):
     alerts = SecurityAlert.objects.filter(kind="code_guessing")
     assert {a.subject for a in alerts} == {"customer:c-1", "address:127.0.0.1"}
     assert Voucher.objects.get(code="SUMMER10").redemptions_count == 0
+
+
+@override_settings(OFFERWISE_GUESS_LIMIT=2, OFFERWISE_GUESS_WINDOW=60, OFFERWISE_GUESS_BLOCK=60)
+def test_a_blocked_customer_stays_blocked_with_a_padded_id_or_another_address(api, customer):
+    for n in range(2):
+        assert redeem(api, {**BODY, "codes": [f"GUESS{n}"]}).status_code == 422
+    padded = {**BODY, "customer": {"source_id": "  c-1 "}}
+    response = api.post("/api/v1/validations", padded, REMOTE_ADDR="10.0.0.9")
+    assert response.status_code == 429
+    other = {**BODY, "customer": {"source_id": "c-2"}}
+    assert api.post("/api/v1/validations", other, REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
 @override_settings(
