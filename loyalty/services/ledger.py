@@ -95,7 +95,11 @@ def ensure_member(
 
 
 def lock_member(member_id: int) -> Member:
-    return Member.objects.select_for_update().select_related("program", "tier").get(pk=member_id)
+    return (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("program", "tier")
+        .get(pk=member_id)
+    )
 
 
 def _day_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

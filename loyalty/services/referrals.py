@@ -112,7 +112,9 @@ def record_referral(*, member: Member, order: Order, now: dt.datetime | None = N
     if Referral.objects.filter(order=order, referrer=referrer).exists():
         return None  # this order's referral was recorded already (a signal delivered twice)
     # Lock the referrer: their limit is counted and consumed under it.
-    referrer = Member.objects.select_for_update().select_related("program").get(pk=referrer.pk)
+    referrer = (
+        Member.objects.select_for_update(of=("self",)).select_related("program").get(pk=referrer.pk)
+    )
     code = referrer.referral_code
     if referrer.customer_id == order.customer_id:
         return _refuse(referrer, order, code, "self_referral", now)
@@ -172,7 +174,9 @@ def complete_due_referrals(*, now: dt.datetime | None = None, limit: int = 5000)
 def _complete(referral_id: int, now: dt.datetime) -> int:
     from loyalty.services.earning import earn_for_referral
 
-    referral = Referral.objects.select_for_update().select_related("order").get(pk=referral_id)
+    referral = (
+        Referral.objects.select_for_update(of=("self",)).select_related("order").get(pk=referral_id)
+    )
     if referral.status != Referral.Status.PENDING:
         return 0
     if referral.order is None or referral.order.status != Order.Status.PAID:

@@ -105,6 +105,7 @@ def redeem_reward(
         if taken != 1:
             raise OutOfStock(details={"reward": reward.pk})
     _give(reward, member, redemption, address=address, now=now)
+    member.refresh_from_db(fields=["points_active", "points_pending"])
     return redemption
 
 

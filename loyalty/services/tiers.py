@@ -73,7 +73,11 @@ def _change(member: Member, tier: Tier | None, reason: str, now: dt.datetime) ->
 def upgrade_if_qualified(*, member_id: int, now: dt.datetime | None = None) -> bool:
     """Move the member up at once when they qualify for a higher tier. Returns True if so."""
     now = now or timezone.now()
-    member = Member.objects.select_for_update().select_related("program", "tier").get(pk=member_id)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("program", "tier")
+        .get(pk=member_id)
+    )
     tier = tier_for(member.program, qualifying_value(member, now=now))
     if tier is None or (member.tier is not None and tier.threshold <= member.tier.threshold):
         return False
@@ -101,7 +105,11 @@ def review_tiers(*, now: dt.datetime | None = None, limit: int = 10000) -> dict[
 
 @transaction.atomic
 def _review_member(member_id: int, now: dt.datetime) -> str | None:
-    member = Member.objects.select_for_update().select_related("program", "tier").get(pk=member_id)
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("program", "tier")
+        .get(pk=member_id)
+    )
     if member.tier_review_at is None or member.tier_review_at > now:
         return None
     tier = tier_for(member.program, qualifying_value(member, now=now))

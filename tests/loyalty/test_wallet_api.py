@@ -1,0 +1,146 @@
+"""The wallet API: GET the wallet and history, redeem a reward (idempotent), adjust."""
+
+import pytest
+
+from loyalty.models import Member, PointsEntry, Reward, RewardRedemption
+from loyalty.services import ledger
+from tests.factories import CustomerFactory
+from tests.promotions.factories import CampaignFactory, DiscountFactory, VoucherFactory
+
+from .factories import ProgramFactory, RewardFactory, give, three_tiers
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/customers/c-1/wallet"
+
+
+@pytest.fixture
+def program():
+    made = ProgramFactory(points_name="Corks")
+    three_tiers(made)
+    return made
+
+
+@pytest.fixture
+def anna(program):
+    customer = CustomerFactory(source_id="c-1")
+    m = ledger.ensure_member(program=program, customer=customer)
+    give(m, 300)
+    return m
+
+
+def test_wallet_shows_balance_tier_progress_and_referral(api, anna):
+    body = api.get(URL).json()
+    assert body["program"]["points_name"] == "Corks"
+    assert body["balance"] == {"active": 300, "pending": 0}
+    assert body["tier"]["current"]["name"] == "Basic"
+    assert body["progress"]["next_tier"]["name"] == "Advanced"
+    assert body["referral"]["code"] == anna.referral_code
+
+
+def test_wallet_lists_usable_catalog_vouchers_and_gift_cards(api, program, anna):
+    reward = RewardFactory(program=program, points_cost=200)
+    RewardFactory(program=program, active=False)
+    voucher = VoucherFactory(customer=anna.customer, code="MINE-1")
+    gift = CampaignFactory(kind="gift_cards")
+    VoucherFactory(campaign=gift, customer=anna.customer, gift_amount=500, gift_balance=300)
+    body = api.get(URL).json()
+    assert [(r["id"], r["affordable"]) for r in body["catalog"]] == [(reward.pk, True)]
+    assert [v["code"] for v in body["vouchers"]] == [voucher.code]
+    assert [g["balance"] for g in body["gift_cards"]] == [300]
+
+
+def test_first_wallet_read_makes_the_customer_a_member(api, program):
+    CustomerFactory(source_id="c-2")
+    body = api.get("/api/v1/customers/c-2/wallet").json()
+    assert body["balance"] == {"active": 0, "pending": 0}
+    assert Member.objects.filter(customer__source_id="c-2").exists()
+
+
+def test_unknown_customer_is_404(api, program):
+    response = api.get("/api/v1/customers/nobody/wallet")
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "customer_not_found")
+
+
+def test_no_programme_is_404(api, db):
+    CustomerFactory(source_id="c-1")
+    response = api.get(URL)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "no_loyalty_program")
+
+
+def test_history_is_paginated_newest_first(api, anna):
+    for n in range(3):
+        give(anna, n + 1)
+    body = api.get(f"{URL}/history?page_size=2").json()
+    assert body["count"] == 4
+    assert [e["points"] for e in body["results"]] == [3, 2]
+    assert body["next"]
+
+
+def test_redeem_a_reward(api, program, anna):
+    reward = RewardFactory(program=program, points_cost=120, kind=Reward.Kind.PRODUCT)
+    response = api.post(f"{URL}/redemptions", {"reward": reward.pk, "address": "1 Main St"})
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["points"], body["balance_after"], body["fulfilment"]) == (120, 180, "requested")
+
+
+def test_redeem_a_voucher_reward_returns_the_code(api, program, anna):
+    campaign = CampaignFactory(kind="reward", codes_on_demand=True, code_pattern="LOY-####")
+    DiscountFactory(campaign=campaign)
+    reward = RewardFactory(program=program, kind=Reward.Kind.VOUCHER, campaign=campaign)
+    body = api.post(f"{URL}/redemptions", {"reward": reward.pk}).json()
+    assert body["code"].startswith("LOY-")
+
+
+def test_redeem_with_an_idempotency_key_redeems_once(api, program, anna):
+    reward = RewardFactory(program=program, points_cost=100)
+    first = api.post(f"{URL}/redemptions", {"reward": reward.pk}, HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post(f"{URL}/redemptions", {"reward": reward.pk}, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert again.status_code == first.status_code == 201
+    assert again.json() == first.json()
+    assert RewardRedemption.objects.count() == 1
+
+
+def test_redeem_without_enough_points_is_409(api, program, anna):
+    reward = RewardFactory(program=program, points_cost=301)
+    response = api.post(f"{URL}/redemptions", {"reward": reward.pk})
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "insufficient_points")
+    assert response.json()["error"]["details"] == {"needed": 301, "active": 300}
+
+
+def test_redeem_a_reward_of_another_programme_is_404(api, anna):
+    other = RewardFactory()
+    response = api.post(f"{URL}/redemptions", {"reward": other.pk})
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "reward_not_found")
+
+
+@pytest.mark.parametrize("body", [{}, {"reward": "3"}, {"reward": 1.5}, {"reward": 0}])
+def test_redeem_with_a_bad_body_is_400(api, anna, body):
+    response = api.post(f"{URL}/redemptions", body)
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
+
+
+def test_redemptions_list(api, program, anna):
+    reward = RewardFactory(program=program, points_cost=100)
+    api.post(f"{URL}/redemptions", {"reward": reward.pk})
+    body = api.get(f"{URL}/redemptions").json()
+    assert [r["reward_id"] for r in body["results"]] == [reward.pk]
+
+
+def test_adjust_with_a_reason(api, anna):
+    response = api.post(f"{URL}/adjustments", {"points": -50, "reason": "duplicate order"})
+    assert response.status_code == 201
+    entry = PointsEntry.objects.get(kind="adjust", points=-50)
+    assert (entry.reason, entry.created_by) == ("duplicate order", "api:checkout")
+
+
+def test_adjust_below_zero_is_409(api, anna):
+    response = api.post(f"{URL}/adjustments", {"points": -301, "reason": "x"})
+    assert response.status_code == 409
+
+
+def test_wallet_schema_is_generated(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "/api/v1/customers/{source_id}/wallet" in schema["paths"]
+    assert "/api/v1/customers/{source_id}/wallet/redemptions" in schema["paths"]
