@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("promotions.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("segments/", include("segments.urls")),
     path("promotions/", include("promotions.urls")),
+    path("loyalty/", include("loyalty.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
