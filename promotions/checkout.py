@@ -4,9 +4,10 @@
 ``qualify_checkout`` lists everything that would apply on its own. Both run a fixed number of
 queries, whatever the number of items, codes, promotions or rules:
 
-1. the customer, 2. the requested vouchers (with campaign and discount), 3. the automatic
-promotions, 4. the customer's usage of those campaigns, 5. every customer condition of every
-campaign in one ``SELECT EXISTS(...), ...`` (``segments.rules.check_customer``).
+1. the customer, 2. the customer's usage of live campaigns, 3. the requested vouchers (with
+campaign and discount), 4. the automatic promotions (``selectors.checkout_rows``: these four in
+one round trip on PostgreSQL), 5. every customer condition of every campaign in one
+``SELECT EXISTS(...), ...`` (``segments.rules.check_customer``).
 
 The campaigns' rules, schedule windows and target segments are kept per process until the
 campaign changes (``selectors.cached_campaign_settings``: three more queries when one is not
@@ -175,14 +176,14 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
     """
     live = now is None
     now = now or timezone.now()
-    customer = _known_customer(checkout.customer)
     requested = list(dict.fromkeys(checkout.codes))
-    vouchers = selectors.vouchers_by_codes(requested[:MAX_CODES])
-    promotions = (
-        selectors.automatic_promotions(include_drafts=checkout.sandbox)
-        if checkout.apply_promotions
-        else []
+    rows = selectors.checkout_rows(
+        source_id=checkout.customer.source_id if checkout.customer else None,
+        codes=requested[:MAX_CODES],
+        promotions=checkout.apply_promotions,
+        include_drafts=checkout.sandbox,
     )
+    customer, vouchers, promotions = rows.customer, rows.vouchers, rows.promotions
 
     codes: list[Outcome] = []
     for i, code in enumerate(requested):
@@ -197,7 +198,7 @@ def quote_checkout(checkout: Checkout, *, now: dt.datetime | None = None) -> Quo
         codes.append(outcome)
     promos = [Outcome("promotion", None, campaign) for campaign in promotions]
 
-    _judge([*codes, *promos], checkout, customer, now, live=live)
+    _judge([*codes, *promos], checkout, customer, now, live=live, usage=rows.usage)
     _one_code_per_campaign(codes)
     ledger = Ledger(checkout.items, checkout.shipping_amount)
     for outcome in _stack(codes, promos):
@@ -343,14 +344,16 @@ def _judge(
     now: dt.datetime,
     *,
     live: bool,
+    usage: dict[int, CustomerUsage] | None = None,
 ) -> None:
     """Refuse each candidate that cannot apply, with its first reason; fixed query count.
-    ``live`` questions (no ``now`` given) share compiled customer filters within a second."""
+    ``live`` questions (no ``now`` given) share compiled customer filters within a second.
+    ``usage``: the customer's usage of the live campaigns, when already read."""
     pending = [o for o in outcomes if o.applicable]
     campaigns = {o.campaign.pk: o.campaign for o in pending}
-    campaign_ids = set(campaigns)
     rules, windows, segments = selectors.cached_campaign_settings(campaigns.values())
-    usage = selectors.customer_usage(customer, campaign_ids)
+    if usage is None:
+        usage = selectors.customer_usage(customer, set(campaigns))
 
     checks: list[_Check] = []
     for outcome in pending:

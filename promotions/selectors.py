@@ -10,6 +10,7 @@ when the campaign's ``updated_at`` moves (``promotions.receivers`` moves it on e
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -91,24 +92,42 @@ def _campaign_from(row: tuple, start: int) -> tuple[Campaign, int]:
     return campaign, at
 
 
-def checkout_customer(source_id: str) -> Customer | None:
-    """A live (not erased) customer by ``source_id``."""
-    rows = _fetch(
+def _fetch_batch(statements: list[tuple[str, list]]) -> list[list[tuple]]:
+    """The rows of each statement. On PostgreSQL all of them go in one round trip (one
+    simple-protocol query of several statements); elsewhere one by one."""
+    if connection.vendor != "postgresql" or len(statements) < 2:
+        return [_fetch(sql, params) for sql, params in statements]
+    sql = "; ".join(sql for sql, _params in statements)
+    params = [p for _sql, ps in statements for p in ps]
+    results = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        results.append(cursor.fetchall())
+        while cursor.nextset():
+            results.append(cursor.fetchall())
+    return results
+
+
+def _customer_sql(source_id: str) -> tuple[str, list]:
+    return (
         f"SELECT {_CUSTOMER.select} FROM {Customer._meta.db_table} cu "  # noqa: S608
         "WHERE cu.source_id = %s AND cu.erased_at IS NULL",
         [source_id],
     )
+
+
+def _customer_from(rows: list[tuple]) -> Customer | None:
     return _CUSTOMER.take(rows[0], 0)[0] if rows else None
 
 
-def vouchers_by_codes(codes: Iterable[str]) -> dict[str, Voucher]:
-    """Vouchers (with campaign, discount and variant) by upper-cased code: one query on the
-    ``voucher_code_unique`` index."""
-    wanted = sorted({code.upper() for code in codes})
-    if not wanted:
-        return {}
+def checkout_customer(source_id: str) -> Customer | None:
+    """A live (not erased) customer by ``source_id``."""
+    return _customer_from(_fetch(*_customer_sql(source_id)))
+
+
+def _vouchers_sql(wanted: list[str]) -> tuple[str, list]:
     # Table names come from the models; the codes go in as parameters.
-    rows = _fetch(
+    return (
         f"SELECT {_VOUCHER.select}, {_CAMPAIGN.select}, {_DISCOUNT.select}, {_VARIANT.select}, "  # noqa: S608
         "UPPER(v.code) "
         f"FROM {Voucher._meta.db_table} v "
@@ -118,6 +137,9 @@ def vouchers_by_codes(codes: Iterable[str]) -> dict[str, Voucher]:
         f"WHERE UPPER(v.code) IN ({', '.join(['%s'] * len(wanted))})",
         wanted,
     )
+
+
+def _vouchers_from(rows: list[tuple]) -> dict[str, Voucher]:
     found = {}
     for row in rows:
         voucher, at = _VOUCHER.take(row, 0)
@@ -129,17 +151,29 @@ def vouchers_by_codes(codes: Iterable[str]) -> dict[str, Voucher]:
     return found
 
 
+def vouchers_by_codes(codes: Iterable[str]) -> dict[str, Voucher]:
+    """Vouchers (with campaign, discount and variant) by upper-cased code: one query on the
+    ``voucher_code_unique`` index."""
+    wanted = sorted({code.upper() for code in codes})
+    if not wanted:
+        return {}
+    return _vouchers_from(_fetch(*_vouchers_sql(wanted)))
+
+
 def voucher_by_code(code: str) -> Voucher | None:
     return vouchers_by_codes([code]).get(code.upper())
 
 
-def automatic_promotions(*, include_drafts: bool = False) -> list[Campaign]:
-    """Automatic promotions that may apply (active; drafts too for sandbox keys), highest
-    priority first. Dates and schedules are judged by the engine."""
+def _live_statuses(include_drafts: bool) -> list[str]:
     statuses = [Campaign.Status.ACTIVE]
     if include_drafts:
         statuses.append(Campaign.Status.DRAFT)
-    rows = _fetch(
+    return statuses
+
+
+def _promotions_sql(include_drafts: bool) -> tuple[str, list]:
+    statuses = _live_statuses(include_drafts)
+    return (
         f"SELECT {_CAMPAIGN.select}, {_DISCOUNT.select} "  # noqa: S608
         f"FROM {Campaign._meta.db_table} c "
         f"LEFT JOIN {Discount._meta.db_table} d ON d.campaign_id = c.id "
@@ -147,7 +181,59 @@ def automatic_promotions(*, include_drafts: bool = False) -> list[Campaign]:
         "ORDER BY c.priority DESC, c.name, c.id",
         [Campaign.Kind.PROMOTION, *statuses],
     )
+
+
+def automatic_promotions(*, include_drafts: bool = False) -> list[Campaign]:
+    """Automatic promotions that may apply (active; drafts too for sandbox keys), highest
+    priority first. Dates and schedules are judged by the engine."""
+    rows = _fetch(*_promotions_sql(include_drafts))
     return [_campaign_from(row, 0)[0] for row in rows]
+
+
+def _live_usage_sql(source_id: str, include_drafts: bool) -> tuple[str, list]:
+    statuses = _live_statuses(include_drafts)
+    return (
+        f"SELECT {_USAGE.select} FROM {CustomerUsage._meta.db_table} u "  # noqa: S608
+        f"JOIN {Customer._meta.db_table} cu ON cu.id = u.customer_id "
+        f"JOIN {Campaign._meta.db_table} c ON c.id = u.campaign_id "
+        "WHERE cu.source_id = %s AND cu.erased_at IS NULL "
+        f"AND c.status IN ({', '.join(['%s'] * len(statuses))})",
+        [source_id, *statuses],
+    )
+
+
+@dataclass
+class CheckoutRows:
+    customer: Customer | None
+    vouchers: dict[str, Voucher]
+    promotions: list[Campaign]
+    # The customer's usage of every live campaign (only live ones can apply), by campaign.
+    usage: dict[int, CustomerUsage]
+
+
+def checkout_rows(
+    *, source_id: str | None, codes: Iterable[str], promotions: bool, include_drafts: bool
+) -> CheckoutRows:
+    """What a checkout reads before judging: the customer, the requested vouchers (with
+    campaign, discount and variant), the automatic promotions and the customer's usage of
+    live campaigns. Up to four statements, in one round trip on PostgreSQL."""
+    wanted = sorted({code.upper() for code in codes})
+    statements = []
+    if source_id is not None:
+        statements += [_customer_sql(source_id), _live_usage_sql(source_id, include_drafts)]
+    if wanted:
+        statements.append(_vouchers_sql(wanted))
+    if promotions:
+        statements.append(_promotions_sql(include_drafts))
+    results = iter(_fetch_batch(statements))
+    customer, usage = None, {}
+    if source_id is not None:
+        customer = _customer_from(next(results))
+        rows = [_USAGE.take(row, 0)[0] for row in next(results)]
+        usage = {row.campaign_id: row for row in rows}
+    vouchers = _vouchers_from(next(results)) if wanted else {}
+    found = [_campaign_from(row, 0)[0] for row in next(results)] if promotions else []
+    return CheckoutRows(customer, vouchers, found, usage)
 
 
 def owned_vouchers(customer: Customer, *, limit: int = 100) -> list[Voucher]:

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import ApiKey
@@ -213,6 +214,8 @@ def _queries(api, body, *, warm: bool = False) -> int:
     return len(captured)
 
 
+# A slow machine must not see the verified API key expire mid-test.
+@override_settings(OFFERWISE_API_KEY_CACHE_SECONDS=3600)
 def test_the_number_of_queries_does_not_grow_with_items_codes_or_rules(api):
     CustomerFactory(source_id="c-1")
     small_codes = _shop("A", promotions=1, rules_each=1, codes=1)
@@ -225,11 +228,13 @@ def test_the_number_of_queries_does_not_grow_with_items_codes_or_rules(api):
     big = {**BODY, "order": {**BODY["order"], "items": items}, "codes": big_codes}
     assert _queries(api, big) == baseline
     assert baseline <= 9
-    # Campaigns already seen cost no settings query: customer, vouchers, promotions, usage
-    # and the customer conditions.
-    assert _queries(api, big, warm=True) == 5
+    # Campaigns already seen cost no settings query: customer, usage, vouchers, promotions
+    # (one round trip on PostgreSQL) and the customer conditions.
+    assert _queries(api, big, warm=True) == (2 if connection.vendor == "postgresql" else 5)
 
 
+# A slow machine must not see the verified API key expire mid-test.
+@override_settings(OFFERWISE_API_KEY_CACHE_SECONDS=3600)
 def test_segment_targeting_costs_one_query_whatever_the_number_of_segments(api):
     from segments.models import Segment
     from segments.rules import clear_live_cache
