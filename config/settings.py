@@ -203,6 +203,9 @@ OFFERWISE_API_MAX_BODY_BYTES = env.int("OFFERWISE_API_MAX_BODY_BYTES", default=1
 
 # Redemption retries: answers to an Idempotency-Key are kept this long (at least 24 hours).
 OFFERWISE_IDEMPOTENCY_HOURS = env.int("OFFERWISE_IDEMPOTENCY_HOURS", default=24)
+# Seconds a verified API key is kept per web process (a key revoked elsewhere is refused by
+# every process within this time); 0 verifies every request.
+OFFERWISE_API_KEY_CACHE_SECONDS = env.int("OFFERWISE_API_KEY_CACHE_SECONDS", default=5)
 # Code guessing: this many unknown codes from one customer or address within the window (s)
 # block them for OFFERWISE_GUESS_BLOCK seconds and raise an alert.
 OFFERWISE_GUESS_LIMIT = env.int("OFFERWISE_GUESS_LIMIT", default=10)
