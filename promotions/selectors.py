@@ -34,9 +34,11 @@ class _Rows:
     """A model's concrete columns as a SELECT list under an alias, and rows back into
     instances, with the database backend's converters (as the ORM would apply them)."""
 
-    def __init__(self, model: type[Model], alias: str):
+    def __init__(self, model: type[Model], alias: str, only: tuple[str, ...] = ()):
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [
+            f for f in model._meta.concrete_fields if not only or f.name in only or f.primary_key
+        ]
         self.attnames = [f.attname for f in self.fields]
         self.select = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
         self._converters: dict[str, list] = {}
@@ -69,7 +71,8 @@ class _Rows:
         return self.model.from_db(connection.alias, self.attnames, values), end
 
 
-_CUSTOMER = _Rows(Customer, "cu")
+# What judging and redeeming read of a customer; the other fields load if asked for.
+_CUSTOMER = _Rows(Customer, "cu", only=("source_id", "timezone", "erased_at"))
 _VOUCHER = _Rows(Voucher, "v")
 _CAMPAIGN = _Rows(Campaign, "c")
 _DISCOUNT = _Rows(Discount, "d")

@@ -96,8 +96,9 @@ _live_cache: dict = {}
 
 
 def clear_live_cache() -> None:
-    """Forget the filters shared within the current second (tests)."""
+    """Forget the filters and SQL kept by live questions (tests)."""
     _live_cache.clear()
+    _stable_sql.clear()
 
 
 # A customer id no real row has, compiled into each check's SQL and swapped for the real id.
@@ -131,6 +132,9 @@ _SqlPart = tuple[str, tuple[tuple, tuple]]
 
 
 def _check_sqls(trees: list[Any], now: dt.datetime | None) -> list[_SqlPart]:
+    """Each tree's SQL. Live questions keep it: for the current second when compiling read the
+    clock or the tree names segments (whose rules may change), else for the process's life
+    (the SQL of "country is IE" is the same every second; the data is read when it runs)."""
     if now is not None:
         return [_check_sql(q) for q in _compile_many(trees, now)]
     try:
@@ -141,14 +145,39 @@ def _check_sqls(trees: list[Any], now: dt.datetime | None) -> list[_SqlPart]:
     if _live_cache.get("second") != second:
         _live_cache.clear()
         _live_cache["second"] = second
-    missing = [i for i, key in enumerate(keys) if key not in _live_cache]
     found = {}
+    for i, key in enumerate(keys):
+        part = _stable_sql.get(key) or _live_cache.get(key)
+        if part is not None:
+            found[i] = part
+    missing = [i for i in range(len(trees)) if i not in found]
     if missing:
-        compiled = _compile_many([trees[i] for i in missing], second)
-        found = {i: _check_sql(q) for i, q in zip(missing, compiled, strict=True)}
-        if len(_live_cache) < LIVE_CACHE_SIZE:
-            _live_cache.update({keys[i]: part for i, part in found.items()})
-    return [found[i] if i in found else _live_cache[key] for i, key in enumerate(keys)]
+        contexts = [_ClockWatch(now=second) for _ in missing]
+        compiled = _compile_many([trees[i] for i in missing], second, contexts=contexts)
+        for i, q, ctx in zip(missing, compiled, contexts, strict=True):
+            found[i] = part = _check_sql(q)
+            if ctx.read_clock or _segment_ids([trees[i]]):
+                if len(_live_cache) < LIVE_CACHE_SIZE:
+                    _live_cache[keys[i]] = part
+            else:
+                if len(_stable_sql) >= LIVE_CACHE_SIZE:
+                    _stable_sql.clear()
+                _stable_sql[keys[i]] = part
+    return [found[i] for i in range(len(trees))]
+
+
+_stable_sql: dict[str, _SqlPart] = {}
+
+
+class _ClockWatch(Context):
+    """A compile context that notes whether any condition read the clock."""
+
+    read_clock = False
+
+    def __getattribute__(self, name):
+        if name == "now":
+            object.__setattr__(self, "read_clock", True)
+        return super().__getattribute__(name)
 
 
 def _check_sql(q: Q) -> _SqlPart:
@@ -163,7 +192,10 @@ def _check_sql(q: Q) -> _SqlPart:
     return sql, (tuple(params[:at]), tuple(params[at + 1 :]))
 
 
-def _compile_many(trees: list[Any], now: dt.datetime) -> list[Q]:
+def _compile_many(
+    trees: list[Any], now: dt.datetime, *, contexts: list[Context] | None = None
+) -> list[Q]:
+    """``contexts``: one per tree, to compile in (else fresh ones at ``now``)."""
     from segments.models import Segment
 
     loaded: dict = {}
@@ -172,7 +204,11 @@ def _compile_many(trees: list[Any], now: dt.datetime) -> list[Q]:
         found = {s.pk: s for s in Segment.objects.filter(pk__in=wanted)}
         loaded.update({i: found.get(i) for i in wanted})
         wanted = _segment_ids([s.rules for s in found.values()]) - set(loaded)
-    return [compile_tree(tree, Context(now=now, loaded=loaded)) for tree in trees]
+    if contexts is None:
+        contexts = [Context(now=now) for _ in trees]
+    for ctx in contexts:
+        ctx.loaded = loaded
+    return [compile_tree(tree, ctx) for tree, ctx in zip(trees, contexts, strict=True)]
 
 
 def _segment_ids(trees: list[Any]) -> set[int]:

@@ -117,3 +117,29 @@ def test_checking_a_customer_in_one_statement_agrees_with_the_segment_query(cust
         assert len(queries) == 1
         assert verdicts == [is_member(tree, who.pk, now=NOW) for tree in TREES]
     assert check_customer(TREES, 0, now=NOW) == [False] * len(TREES)
+
+
+def test_conditions_that_do_not_read_the_clock_compile_once_the_others_each_second(
+    customer, monkeypatch
+):
+    from segments import rules
+
+    rules.clear_live_cache()
+    compiled = []
+    real = rules._check_sql
+    monkeypatch.setattr(rules, "_check_sql", lambda q: compiled.append(q) or real(q))
+    clock = [NOW]
+    monkeypatch.setattr(rules.timezone, "now", lambda: clock[0])
+    country = {"field": "country", "op": "eq", "value": "IE"}
+    recent = {
+        "field": "orders.category",
+        "op": "matches",
+        "value": {"id": "shoes", "min_count": 1, "within_days": 30},
+    }
+    assert check_customer([country, recent], customer.pk) == [True, False]
+    assert len(compiled) == 2
+    assert check_customer([country, recent], customer.pk) == [True, False]
+    assert len(compiled) == 2
+    clock[0] = NOW + dt.timedelta(seconds=1)
+    assert check_customer([country, recent], customer.pk) == [True, False]
+    assert len(compiled) == 3
