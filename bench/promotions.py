@@ -99,7 +99,7 @@ USED_PER_MILLE = 100
 DISABLED_PER_MILLE = 5
 # Customers who already used a shared-code campaign (limit 1 per customer), in per mille.
 USAGE_PER_MILLE = 30
-OTHER_BENCHMARKS = r"bench/(segments|api_ingest)\.py"
+OTHER_BENCHMARKS = r"bench/(segments|api_ingest|redemptions|codes)\.py"
 
 EUROPE = ["IE", "GB", "DE", "FR", "ES", "IT"]
 COUNTRY_SETS = (
