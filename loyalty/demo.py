@@ -37,8 +37,8 @@ from promotions.models import Campaign
 from segments.models import Segment
 
 PROGRAM = "Offerwise Stars"
-MEMBERS = 50
-REFERRED = 6
+MEMBERS = 16
+REFERRED = 4
 SEED = 7
 
 TIERS = (("Basic", 0, "1.00"), ("Silver", 1000, "1.25"), ("Gold", 3000, "1.50"))

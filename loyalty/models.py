@@ -274,6 +274,12 @@ class PointsEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.points:+d}"
 
+    def save(self, *args, **kwargs):
+        # The ledger is append-only: a correction is a new entry, never an edit.
+        if not self._state.adding:
+            raise ValueError("points entries are immutable")
+        super().save(*args, **kwargs)
+
 
 class PointsLot(models.Model):
     """What is left of one earning: spent and expired first in, first out."""

@@ -106,7 +106,7 @@ def earn_for_order(*, order_id: int, now: dt.datetime | None = None) -> int:
     return total
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def _earn_for_order_in(program: Program, order: Order, now: dt.datetime) -> int:
     member = ledger.ensure_member(program=program, customer=order.customer, now=now)
     referrals.record_referral(member=member, order=order, now=now)

@@ -117,7 +117,7 @@ def _earned_today(member: Member, now: dt.datetime, rule: EarningRule | None = N
     return entries.aggregate(n=Sum("points"))["n"] or 0
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def earn(
     *,
     member: Member,
@@ -174,9 +174,9 @@ def earn(
     )
     field = "points_pending" if pending else "points_active"
     Member.objects.filter(pk=member.pk).update(**{field: F(field) + points})
-    from loyalty.services.tiers import upgrade_if_qualified
+    from loyalty.services.tiers import upgrade_locked_member
 
-    upgrade_if_qualified(member_id=member.pk, now=now)
+    upgrade_locked_member(member, now)
     return entry
 
 
@@ -200,7 +200,14 @@ def _consume_fifo(member: Member, points: int) -> None:
 
 
 def spend(
-    *, member: Member, points: int, reason: str = "", reward_redemption=None, now=None
+    *,
+    member: Member,
+    points: int,
+    reason: str = "",
+    reward_redemption=None,
+    kind: str = PointsEntry.Kind.REDEEM,
+    by: str = "",
+    now=None,
 ) -> PointsEntry:
     """Take active points in one guarded UPDATE, then from the oldest lots. Must run inside
     the caller's transaction. Raises InsufficientPoints."""
@@ -214,11 +221,12 @@ def spend(
     _consume_fifo(member, points)
     return PointsEntry.objects.create(
         member=member,
-        kind=PointsEntry.Kind.REDEEM,
+        kind=kind,
         balance=PointsEntry.Balance.ACTIVE,
         points=-points,
         reward_redemption=reward_redemption,
         reason=reason[:255],
+        created_by=by[:150],
         created_at=now,
     )
 
@@ -237,10 +245,14 @@ def adjust(
     now = now or timezone.now()
     member = lock_member(member.pk)
     if points < 0:
-        entry = spend(member=member, points=-points, reason=reason, now=now)
-        PointsEntry.objects.filter(pk=entry.pk).update(kind=PointsEntry.Kind.ADJUST, created_by=by)
-        entry.refresh_from_db()
-        return entry
+        return spend(
+            member=member,
+            points=-points,
+            reason=reason,
+            kind=PointsEntry.Kind.ADJUST,
+            by=by,
+            now=now,
+        )
     expires_at = expiry_for(member.program, now)
     entry = PointsEntry.objects.create(
         member=member,

@@ -69,7 +69,7 @@ def _change(member: Member, tier: Tier | None, reason: str, now: dt.datetime) ->
     member.save(update_fields=["tier", "tier_since", "tier_review_at"])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def upgrade_if_qualified(*, member_id: int, now: dt.datetime | None = None) -> bool:
     """Move the member up at once when they qualify for a higher tier. Returns True if so."""
     now = now or timezone.now()
@@ -78,6 +78,11 @@ def upgrade_if_qualified(*, member_id: int, now: dt.datetime | None = None) -> b
         .select_related("program", "tier")
         .get(pk=member_id)
     )
+    return upgrade_locked_member(member, now)
+
+
+def upgrade_locked_member(member: Member, now: dt.datetime) -> bool:
+    """``upgrade_if_qualified`` for a member the caller has locked (read with its tier)."""
     tier = tier_for(member.program, qualifying_value(member, now=now))
     if tier is None or (member.tier is not None and tier.threshold <= member.tier.threshold):
         return False

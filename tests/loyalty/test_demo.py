@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from customers.demo import build_demo_shop
-from loyalty.demo import PROGRAM, create_demo_loyalty
+from loyalty.demo import MEMBERS, PROGRAM, create_demo_loyalty
 from loyalty.models import (
     EarningRule,
     Member,
@@ -43,7 +43,7 @@ def test_a_reward_of_each_type(demo):
 
 
 def test_members_have_history(demo):
-    assert Member.objects.filter(program=demo).count() == 50
+    assert Member.objects.filter(program=demo).count() == MEMBERS
     kinds = set(PointsEntry.objects.values_list("kind", flat=True))
     assert {"earn", "activate", "redeem", "expire"} <= kinds
     assert RewardRedemption.objects.exists()

@@ -218,3 +218,11 @@ def test_entries_add_up_to_the_balances():
     )
     active_sum = sum(e.points for e in entries if e.balance == "active")
     assert (active, pending) == (active_sum, pending_sum) == (25, 0)
+
+
+def test_entries_cannot_be_edited():
+    m = member(ProgramFactory())
+    entry = ledger.adjust(member=m, points=5, reason="x")
+    entry.points = 500
+    with pytest.raises(ValueError, match="immutable"):
+        entry.save()
