@@ -144,3 +144,21 @@ def test_wallet_schema_is_generated(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert "/api/v1/customers/{source_id}/wallet" in schema["paths"]
     assert "/api/v1/customers/{source_id}/wallet/redemptions" in schema["paths"]
+
+
+def test_wallet_queries_do_not_grow_with_the_catalog(api, program, anna):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(URL).status_code == 200
+        return len(queries)
+
+    RewardFactory(program=program)
+    count()  # the API key is verified once, then kept for a while
+    few = count()
+    for tier in program.tiers.all():
+        RewardFactory(program=program).tiers.set([tier])
+    VoucherFactory(customer=anna.customer)
+    assert count() == few
