@@ -109,7 +109,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["TEST"] = {"NAME": env.str("OFFERWISE_TEST_SQLITE_FILE")}
 else:
     _db.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    _db["CONN_HEALTH_CHECKS"] = True
+    # Off by default: a SELECT 1 before every request's first query costs a round trip on the
+    # checkout's hot path. Without it, a connection broken by a database restart fails one
+    # request per web process (Django then drops it) and the next one reconnects.
+    _db["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # JIT compilation added ~0.4 s to every large segment count and never paid back on
         # these short queries (bench/segments.py).

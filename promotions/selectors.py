@@ -34,10 +34,18 @@ class _Rows:
     """A model's concrete columns as a SELECT list under an alias, and rows back into
     instances, with the database backend's converters (as the ORM would apply them)."""
 
-    def __init__(self, model: type[Model], alias: str, only: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        model: type[Model],
+        alias: str,
+        only: tuple[str, ...] = (),
+        skip: tuple[str, ...] = (),
+    ):
         self.model = model
         self.fields = [
-            f for f in model._meta.concrete_fields if not only or f.name in only or f.primary_key
+            f
+            for f in model._meta.concrete_fields
+            if f.primary_key or ((not only or f.name in only) and f.name not in skip)
         ]
         self.attnames = [f.attname for f in self.fields]
         self.select = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
@@ -73,8 +81,25 @@ class _Rows:
 
 # What judging and redeeming read of a customer; the other fields load if asked for.
 _CUSTOMER = _Rows(Customer, "cu", only=("source_id", "timezone", "erased_at"))
-_VOUCHER = _Rows(Voucher, "v")
-_CAMPAIGN = _Rows(Campaign, "c")
+# Fields no checkout reads are left out (they load if asked for): fewer columns to parse.
+_VOUCHER = _Rows(Voucher, "v", skip=("job", "published_at", "metadata", "created_at"))
+_CAMPAIGN = _Rows(
+    Campaign,
+    "c",
+    skip=(
+        "description",
+        "code_prefix",
+        "code_suffix",
+        "code_pattern",
+        "code_charset",
+        "code_custom_charset",
+        "code_exclude_ambiguous",
+        "codes_on_demand",
+        "experiment_ended_at",
+        "metadata",
+        "created_at",
+    ),
+)
 _DISCOUNT = _Rows(Discount, "d")
 _VARIANT = _Rows(Variant, "va")
 _USAGE = _Rows(CustomerUsage, "u")
