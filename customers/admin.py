@@ -1,6 +1,7 @@
 """Admin for shop data. The shop's API is the source of truth for orders, carts and events,
 so those are read-only here; customers and consents are written through the services."""
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.db.models import Exists, OuterRef
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import get_language, ngettext, to_locale
@@ -195,6 +197,12 @@ class ConsentGivenFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Sections that later apps add to a customer's admin page, below the form (loyalty adds the
+# customer's points and a manual adjustment). Each takes the request and the customer and
+# returns HTML, or "" to show nothing; those apps register them, so this one imports none.
+CUSTOMER_PAGE_SECTIONS: list[Callable[[HttpRequest, Customer], str]] = []
+
+
 @admin.register(Customer)
 class CustomerAdmin(ImportExportAdmin):
     resource_classes = [CustomerResource]
@@ -271,6 +279,12 @@ class CustomerAdmin(ImportExportAdmin):
         if obj is not None:
             return (*self.readonly_fields, "source_id")
         return self.readonly_fields
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            sections = (section(request, obj) for section in CUSTOMER_PAGE_SECTIONS)
+            context["extra_sections"] = [html for html in sections if html]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_change_permission(self, request, obj=None):
         # An erased customer must stay erased; editing would bring personal data back.

@@ -9,13 +9,20 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.admin import ReadOnlyAdmin, ReadOnlyInline, format_money
+from customers.admin import CUSTOMER_PAGE_SECTIONS, ReadOnlyAdmin, ReadOnlyInline, format_money
+from customers.models import Customer
+from loyalty import selectors
 from loyalty.errors import LoyaltyError
 from loyalty.models import (
     Charity,
@@ -314,6 +321,85 @@ class MemberForm(forms.ModelForm):
         return data
 
 
+class CustomerAdjustmentForm(forms.Form):
+    """A manual adjustment made from the customer's page (the customer may not be a member
+    yet: a positive adjustment makes them one)."""
+
+    program = forms.ModelChoiceField(queryset=Program.objects.all(), widget=forms.HiddenInput)
+    points = forms.IntegerField(
+        label=_("Points"),
+        help_text=_("Signed: -50 takes 50 active points away (the oldest first)."),
+        min_value=-ledger.MAX_ADJUSTMENT,
+        max_value=ledger.MAX_ADJUSTMENT,
+    )
+    reason = forms.CharField(max_length=255, label=_("Reason"))
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError(_("Give the points (not 0)."))
+        return points
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why the points are adjusted."))
+        return reason
+
+
+def customer_loyalty_section(request: HttpRequest, customer: Customer) -> str:
+    """The customer's loyalty standing on their admin page: per programme (active ones, and
+    any they belong to) the tier, balances, points expiring soon, links to the history; and
+    the adjustment form for users who may change members. Reads only."""
+    user = request.user
+    if not (user.has_perm("loyalty.view_member") or user.has_perm("loyalty.change_member")):
+        return ""
+    members = {
+        m.program_id: m
+        for m in Member.objects.filter(customer=customer).select_related("program", "tier")
+    }
+    programs = {p.pk: p for p in ledger.active_programs()}
+    programs.update({m.program_id: m.program for m in members.values()})
+    if not programs:
+        return ""
+    can_adjust = user.has_perm("loyalty.change_member") and customer.erased_at is None
+    can_see_history = user.has_perm("loyalty.view_pointsentry")
+    rows = []
+    for program in sorted(programs.values(), key=lambda p: (not p.active, p.pk)):
+        member = members.get(program.pk)
+        expiring = selectors.expiring_soon(member) if member else []
+        rows.append(
+            {
+                "program": program,
+                "member": member,
+                "expiring": expiring,
+                "expiring_total": sum(row["points"] for row in expiring),
+                "history_url": member
+                and can_see_history
+                and reverse("admin:loyalty_pointsentry_changelist")
+                + f"?member__id__exact={member.pk}",
+                "member_url": member and reverse("admin:loyalty_member_change", args=[member.pk]),
+                "form": CustomerAdjustmentForm(
+                    initial={"program": program.pk}, auto_id=f"id_loyalty_{program.pk}_%s"
+                )
+                if can_adjust and program.active
+                else None,
+            }
+        )
+    return render_to_string(
+        "loyalty/customer_section.html",
+        {
+            "customer": customer,
+            "rows": rows,
+            "adjust_url": reverse("admin:loyalty_member_adjust_customer", args=[customer.pk]),
+        },
+        request=request,
+    )
+
+
+CUSTOMER_PAGE_SECTIONS.append(customer_loyalty_section)
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
     form = MemberForm
@@ -340,7 +426,69 @@ class MemberAdmin(admin.ModelAdmin):
     actions = ["review_tier_now"]
 
     def has_add_permission(self, request):
-        return False  # members join by earning or through the wallet
+        return False  # members join by earning, or by an adjustment or a redemption
+
+    def get_urls(self):
+        adjust = self.admin_site.admin_view(self.adjust_customer_view)
+        return [
+            path(
+                "adjust-customer/<int:customer_id>/",
+                adjust,
+                name="loyalty_member_adjust_customer",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_customer_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        """The adjustment form of the customer's page: records the points with the reason and
+        the user, then goes back to that page with what happened."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("loyalty.change_member"):
+            raise PermissionDenied
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is None:
+            raise Http404(_("No customer with this id."))
+        back = redirect(reverse("admin:customers_customer_change", args=[customer.pk]) + "#loyalty")
+        if customer.erased_at is not None:
+            messages.error(request, _("This customer was erased: their points cannot change."))
+            return back
+        form = CustomerAdjustmentForm(request.POST)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                for error in errors:
+                    messages.error(request, f"{label}: {error}" if label else error)
+            return back
+        program = form.cleaned_data["program"]
+        points, reason = form.cleaned_data["points"], form.cleaned_data["reason"]
+        member = Member.objects.filter(program=program, customer=customer).first()
+        active = member.points_active if member else 0
+        if points < 0 and active + points < 0:
+            messages.error(
+                request,
+                _(
+                    "Only %(n)s %(name)s can be taken away: the balance cannot go below zero. "
+                    "Nothing was changed."
+                )
+                % {"n": active, "name": program.points_name},
+            )
+            return back
+        try:
+            with transaction.atomic():
+                member = member or ledger.ensure_member(program=program, customer=customer)
+                ledger.adjust(
+                    member=member, points=points, reason=reason, by=request.user.get_username()
+                )
+        except LoyaltyError as e:  # e.g. points spent meanwhile
+            messages.error(request, f"{e.message} {_('Nothing was changed.')}")
+        else:
+            messages.success(
+                request,
+                _("%(n)+d %(name)s recorded: %(reason)s")
+                % {"n": points, "name": program.points_name, "reason": reason},
+            )
+        return back
 
     @admin.display(description=_("Customer"))
     def customer_link(self, obj):
