@@ -43,7 +43,28 @@ def member_of(customer: Customer, program: Program) -> Member:
     return member
 
 
+def standing_of(customer: Customer, program: Program) -> Member:
+    """The customer's membership; for a customer who is not a member yet, an unsaved one with
+    zero balances and the entry tier they would join with. Reading never enrols: only writes
+    (earning, adjusting, redeeming) make a membership."""
+    member = (
+        Member.objects.select_related("program", "tier", "customer")
+        .filter(program=program, customer=customer)
+        .first()
+    )
+    if member is not None:
+        return member
+    return Member(
+        program=program,
+        customer=customer,
+        tier=program.tiers.filter(threshold=0).first(),
+        referral_code="",
+    )
+
+
 def points_history(member: Member) -> QuerySet[PointsEntry]:
+    if member.pk is None:
+        return PointsEntry.objects.none()
     return member.entries.select_related("rule", "order").order_by("-created_at", "-pk")
 
 
@@ -79,6 +100,8 @@ def members_with_points_expiring(
 
 def expiring_soon(member: Member, *, now: dt.datetime | None = None) -> list[dict]:
     """The member's points expiring within the programme's "soon", grouped by date."""
+    if member.pk is None:
+        return []
     lots = (
         expiring_lots(within_days=member.program.expiring_soon_days, now=now)
         .filter(member=member)
@@ -153,6 +176,8 @@ def gift_cards_of(customer: Customer) -> QuerySet[Voucher]:
 
 
 def referral_results(member: Member) -> dict:
+    if member.pk is None:
+        return dict.fromkeys(Referral.Status.values, 0)
     counts = dict(
         member.referrals.values("status").annotate(n=Count("pk")).values_list("status", "n")
     )

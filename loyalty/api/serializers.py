@@ -91,7 +91,7 @@ class ReferralResultsOutSerializer(serializers.Serializer):
 
 
 class ReferralOutSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.CharField(allow_null=True, help_text=_("Null: not a member yet"))
     limit = serializers.IntegerField(allow_null=True, help_text=_("Null: no limit"))
     remaining = serializers.IntegerField(allow_null=True)
     results = ReferralResultsOutSerializer()
@@ -99,6 +99,12 @@ class ReferralOutSerializer(serializers.Serializer):
 
 class WalletOutSerializer(serializers.Serializer):
     customer = serializers.CharField()
+    member = serializers.BooleanField(
+        help_text=_(
+            "False: not a member yet (zero balances, no referral code); their first earning, "
+            "adjustment or redemption makes them one"
+        )
+    )
     program = ProgramOutSerializer()
     balance = BalanceOutSerializer()
     tier = TierStandingOutSerializer()

@@ -22,11 +22,17 @@ from promotions.api.redemption_views import IDEMPOTENCY_HEADER
 
 
 def member_for(source_id: str):
-    """The customer's membership of the active programme, made on first need."""
+    """The customer's membership of the active programme, made on first need: for writes."""
     customer = customer_by_source_id(source_id)
     program = selectors.current_program()
     ledger.ensure_member(program=program, customer=customer)
     return selectors.member_of(customer, program)
+
+
+def standing_for(source_id: str):
+    """The customer's membership, or an unsaved non-member with zero balances: for reads,
+    which never write."""
+    return selectors.standing_of(customer_by_source_id(source_id), selectors.current_program())
 
 
 def wallet(member) -> dict:
@@ -34,6 +40,7 @@ def wallet(member) -> dict:
     counted = referrals.referrals_counted(member)
     return {
         "customer": member.customer.source_id,
+        "member": member.pk is not None,
         "program": member.program,
         "balance": member,
         "tier": member,
@@ -43,7 +50,7 @@ def wallet(member) -> dict:
         "vouchers": selectors.vouchers_of(member.customer),
         "gift_cards": selectors.gift_cards_of(member.customer),
         "referral": {
-            "code": member.referral_code,
+            "code": member.referral_code or None,
             "limit": limit,
             "remaining": None if limit is None else max(limit - counted, 0),
             "results": selectors.referral_results(member),
@@ -63,12 +70,13 @@ class WalletView(APIView):
         description=(
             "The customer's loyalty wallet: active and pending points, tier and progress to "
             "the next, points expiring soon, the rewards they can take now, their vouchers "
-            "and gift cards, their referral code and its results. The first read makes the "
-            "customer a member of the active programme."
+            "and gift cards, their referral code and its results. Reading never writes: a "
+            "customer who is not a member yet gets `member: false`, zero balances and no "
+            "referral code; their first earning, adjustment or redemption makes them one."
         ),
     )
     def get(self, request, source_id: str):
-        return Response(WalletOutSerializer(wallet(member_for(source_id))).data)
+        return Response(WalletOutSerializer(wallet(standing_for(source_id))).data)
 
 
 class HistoryFilter(django_filters.FilterSet):
@@ -91,7 +99,7 @@ class HistoryView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return PointsEntry.objects.none()
-        return selectors.points_history(member_for(self.kwargs["source_id"]))
+        return selectors.points_history(standing_for(self.kwargs["source_id"]))
 
 
 REDEEM_EXAMPLE = OpenApiExample(
@@ -107,7 +115,9 @@ class RedemptionsView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return RewardRedemption.objects.none()
-        member = member_for(self.kwargs["source_id"])
+        member = standing_for(self.kwargs["source_id"])
+        if member.pk is None:
+            return RewardRedemption.objects.none()
         return member.redemptions.select_related(
             "reward", "voucher", "charity", "fulfilment", "member"
         ).order_by("-created_at", "-pk")

@@ -55,6 +55,8 @@ def referral_limit(member: Member) -> int | None:
 
 
 def referrals_counted(member: Member) -> int:
+    if member.pk is None:  # not a member yet (a wallet read)
+        return 0
     return member.referrals.filter(
         status__in=[Referral.Status.PENDING, Referral.Status.COMPLETED]
     ).count()

@@ -35,6 +35,8 @@ def qualifying_value(member: Member, *, now: dt.datetime) -> int:
             ).aggregate(n=Sum("total_amount"))["n"]
             or 0
         )
+    if member.pk is None:  # not a member yet (a wallet read)
+        return 0
     earned = (
         PointsEntry.objects.filter(
             member=member,

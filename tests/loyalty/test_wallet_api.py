@@ -31,6 +31,7 @@ def anna(program):
 
 def test_wallet_shows_balance_tier_progress_and_referral(api, anna):
     body = api.get(URL).json()
+    assert body["member"] is True
     assert body["program"]["points_name"] == "Corks"
     assert body["balance"] == {"active": 300, "pending": 0}
     assert body["tier"]["current"]["name"] == "Basic"
@@ -50,11 +51,49 @@ def test_wallet_lists_usable_catalog_vouchers_and_gift_cards(api, program, anna)
     assert [g["balance"] for g in body["gift_cards"]] == [300]
 
 
-def test_first_wallet_read_makes_the_customer_a_member(api, program):
+def test_a_non_member_reads_zero_balances_and_is_not_enrolled(api, program):
     CustomerFactory(source_id="c-2")
+    reward = RewardFactory(program=program, points_cost=50)
     body = api.get("/api/v1/customers/c-2/wallet").json()
+    assert body["member"] is False
     assert body["balance"] == {"active": 0, "pending": 0}
-    assert Member.objects.filter(customer__source_id="c-2").exists()
+    assert body["tier"]["current"]["name"] == "Basic"  # the tier they would join with
+    assert body["referral"]["code"] is None
+    assert [(r["id"], r["affordable"]) for r in body["catalog"]] == [(reward.pk, False)]
+    assert api.get("/api/v1/customers/c-2/wallet/history").json()["count"] == 0
+    assert api.get("/api/v1/customers/c-2/wallet/redemptions").json()["count"] == 0
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["", "/history", "/redemptions"])
+@pytest.mark.parametrize("source_id", ["c-1", "c-2"])  # a member, a customer who is not one
+def test_reading_the_wallet_writes_nothing(api, anna, path, source_id):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    CustomerFactory(source_id="c-2")
+    api.get(URL)  # the API key is verified once, then kept for a while
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(f"/api/v1/customers/{source_id}/wallet{path}")
+    assert response.status_code == 200
+    writes = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    assert writes == []
+    assert Member.objects.count() == 1
+
+
+def test_the_first_write_makes_the_customer_a_member(api, program):
+    CustomerFactory(source_id="c-2")
+    response = api.post(
+        "/api/v1/customers/c-2/wallet/adjustments", {"points": 20, "reason": "welcome"}
+    )
+    assert response.status_code == 201
+    body = api.get("/api/v1/customers/c-2/wallet").json()
+    assert (body["member"], body["balance"]["active"]) == (True, 20)
+    assert body["referral"]["code"]
 
 
 def test_unknown_customer_is_404(api, program):
