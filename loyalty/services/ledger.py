@@ -11,6 +11,7 @@ holds it too).
 import datetime as dt
 import secrets
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
@@ -102,13 +103,27 @@ def lock_member(member_id: int) -> Member:
     )
 
 
-def _day_bounds(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    start = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def customer_day(timezone_name: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The bounds of the calendar day ``now`` falls in where the customer lives (their
+    ``timezone``; UTC when it is unknown): what "a day" of the daily caps means to them."""
+    try:
+        zone = ZoneInfo(timezone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.UTC
+    start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Wall-clock arithmetic: the next midnight, so a day with a DST change lasts 23 or 25 hours.
     return start, start + dt.timedelta(days=1)
 
 
-def _earned_today(member: Member, now: dt.datetime, rule: EarningRule | None = None):
-    start, end = _day_bounds(now)
+def _member_day(member: Member, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    name = Customer.objects.filter(pk=member.customer_id).values_list("timezone", flat=True)
+    return customer_day(name.first() or "UTC", now)
+
+
+def _earned_today(
+    member: Member, day: tuple[dt.datetime, dt.datetime], rule: EarningRule | None = None
+):
+    start, end = day
     entries = PointsEntry.objects.filter(
         member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start, created_at__lt=end
     )
@@ -133,17 +148,20 @@ def earn(
     """Add earned points: pending until ``pending_until`` when given, else active at once.
 
     The programme's daily cap trims the points; a rule's ``rule_daily_limit`` (awards per
-    member per UTC day) and an already used ``dedupe_key`` make it give nothing. Returns the
-    entry, or None when nothing was earned."""
+    member per day) and an already used ``dedupe_key`` make it give nothing. Days are the
+    customer's own (their timezone), not UTC's. Returns the entry, or None when nothing was
+    earned."""
     now = now or timezone.now()
     member = lock_member(member.pk)
     program = member.program
     if dedupe_key and PointsEntry.objects.filter(dedupe_key=dedupe_key).exists():
         return None
-    if rule_daily_limit is not None and _earned_today(member, now, rule) >= rule_daily_limit:
+    capped = rule_daily_limit is not None or program.max_points_per_day is not None
+    day = _member_day(member, now) if capped else None
+    if rule_daily_limit is not None and _earned_today(member, day, rule) >= rule_daily_limit:
         return None
     if program.max_points_per_day is not None:
-        points = min(points, max(program.max_points_per_day - _earned_today(member, now), 0))
+        points = min(points, max(program.max_points_per_day - _earned_today(member, day), 0))
     if points <= 0:
         return None
     pending = pending_until is not None and pending_until > now

@@ -133,6 +133,52 @@ def test_custom_event_daily_limit(program, anna):
     assert earning.earn_for_event(event_id=record("social_share").pk, now=T0 + DAY) == 20
 
 
+def test_daily_limit_counts_days_in_the_customers_own_timezone(program):
+    # 10:00 and 12:00 UTC on 2 March: the same day in Los Angeles (02:00 and 04:00, UTC-8),
+    # but 23:00 on the 2nd and 01:00 on the 3rd in Auckland (UTC+13).
+    event_rule(program, daily_limit=1)
+    morning, noon = T0 - 2 * dt.timedelta(hours=1), T0
+    earned = {}
+    for source_id, zone in [("la", "America/Los_Angeles"), ("akl", "Pacific/Auckland")]:
+        CustomerFactory(source_id=source_id, timezone=zone)
+        earned[zone] = [
+            earning.earn_for_event(
+                event_id=customer_services.record_event(
+                    customer_source_id=source_id, name="review_written", kind="custom"
+                ).pk,
+                now=when,
+            )
+            for when in (morning, noon)
+        ]
+    assert earned == {"America/Los_Angeles": [50, 0], "Pacific/Auckland": [50, 50]}
+
+
+def test_programme_daily_cap_counts_days_in_the_customers_own_timezone():
+    program = ProgramFactory(max_points_per_day=60)
+    event_rule(program, points=50)
+    # 23:30 and 00:30 in Los Angeles: two days there, one in UTC (07:30 and 08:30 on the 3rd).
+    late = dt.datetime(2026, 3, 3, 7, 30, tzinfo=dt.UTC)
+    for source_id, zone in [("la", "America/Los_Angeles"), ("utc", "UTC")]:
+        CustomerFactory(source_id=source_id, timezone=zone)
+        for when in (late, late + dt.timedelta(hours=1)):
+            event = customer_services.record_event(
+                customer_source_id=source_id, name="review_written", kind="custom"
+            )
+            earning.earn_for_event(event_id=event.pk, now=when)
+    balances = dict(Member.objects.values_list("customer__source_id", "points_active"))
+    assert balances == {"la": 100, "utc": 60}
+
+
+def test_an_unknown_timezone_counts_utc_days():
+    from loyalty.services.ledger import customer_day
+
+    start, end = customer_day("Mars/Olympus_Mons", T0)
+    assert (start, end) == (
+        dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 3, tzinfo=dt.UTC),
+    )
+
+
 def test_an_event_earns_once(program, anna):
     event_rule(program)
     event = record()
