@@ -15,6 +15,7 @@ from loyalty.api.serializers import (
     RewardRedemptionOutSerializer,
     WalletOutSerializer,
 )
+from loyalty.api.throttles import WALLET_THROTTLES
 from loyalty.models import PointsEntry, RewardRedemption
 from loyalty.services import ledger, referrals, rewards
 from promotions.api.idempotent import answer_once
@@ -64,6 +65,8 @@ ERRORS_404 = OpenApiResponse(
 
 
 class WalletView(APIView):
+    throttle_classes = WALLET_THROTTLES
+
     @extend_schema(
         operation_id="wallet",
         responses={200: WalletOutSerializer, 404: ERRORS_404},
@@ -92,6 +95,7 @@ class HistoryFilter(django_filters.FilterSet):
 class HistoryView(generics.ListAPIView):
     """The customer's points history, newest first (every entry of the ledger)."""
 
+    throttle_classes = WALLET_THROTTLES
     serializer_class = EntryOutSerializer
     filterset_class = HistoryFilter
     ordering_fields = ["created_at"]
@@ -110,6 +114,7 @@ REDEEM_EXAMPLE = OpenApiExample(
 class RedemptionsView(generics.ListAPIView):
     """Rewards the customer took, newest first."""
 
+    throttle_classes = WALLET_THROTTLES
     serializer_class = RewardRedemptionOutSerializer
 
     def get_queryset(self):
@@ -168,6 +173,8 @@ class RedemptionsView(generics.ListAPIView):
 
 
 class AdjustmentView(APIView):
+    throttle_classes = WALLET_THROTTLES
+
     @extend_schema(
         operation_id="wallet_adjust",
         request=AdjustInSerializer,

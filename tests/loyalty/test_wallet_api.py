@@ -201,3 +201,43 @@ def test_wallet_queries_do_not_grow_with_the_catalog(api, program, anna):
         RewardFactory(program=program).tiers.set([tier])
     VoucherFactory(customer=anna.customer)
     assert count() == few
+
+
+def throttle_rates(**rates):
+    from django.conf import settings
+    from django.test import override_settings
+
+    return override_settings(
+        REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    )
+
+
+def test_wallet_is_throttled_per_api_key_with_the_error_format(api, anna):
+    from rest_framework.test import APIClient
+
+    from customers.models import ApiKey
+
+    # A day's window, so that a minute turning over mid-test cannot reset the count.
+    with throttle_rates(wallet_key="2/day", wallet_customer="100/day"):
+        assert api.get(URL).status_code == 200
+        assert api.get(f"{URL}/history").status_code == 200
+        third = api.get(f"{URL}/redemptions")
+        assert third.status_code == 429
+        assert third.json()["error"]["code"] == "rate_limited"
+        assert int(third["Retry-After"]) > 0
+        assert api.post(f"{URL}/adjustments", {"points": 1, "reason": "x"}).status_code == 429
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKey.objects.create_key(name='b')[1]}")
+        assert other.get(URL).status_code == 200
+
+
+def test_wallet_is_throttled_per_customer(api, anna):
+    CustomerFactory(source_id="c-2")
+    with throttle_rates(wallet_key="100/day", wallet_customer="2/day"):
+        assert [api.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+        assert api.get("/api/v1/customers/c-2/wallet").status_code == 200
+
+
+def test_wallet_limits_default_to_the_checkout_rates(api, anna):
+    with throttle_rates(checkout_key="1/day", checkout_customer="100/day"):
+        assert [api.get(URL).status_code for _ in range(2)] == [200, 429]
