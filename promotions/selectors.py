@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model, QuerySet, Sum
 
+from config.prepared import fetch_prepared
 from customers.models import Customer
 
 from .models import (
@@ -121,8 +122,12 @@ def _campaign_from(row: tuple, start: int) -> tuple[Campaign, int]:
 
 
 def _fetch_batch(statements: list[tuple[str, list]]) -> list[list[tuple]]:
-    """The rows of each statement. On PostgreSQL all of them go in one round trip (one
-    simple-protocol query of several statements); elsewhere one by one."""
+    """The rows of each statement. On PostgreSQL all of them go in one round trip: prepared
+    statements in a pipeline (``config.prepared``), else one simple-protocol query of several
+    statements; elsewhere one by one."""
+    prepared = fetch_prepared(statements)
+    if prepared is not None:
+        return prepared
     if connection.vendor != "postgresql" or len(statements) < 2:
         return [_fetch(sql, params) for sql, params in statements]
     sql = "; ".join(sql for sql, _params in statements)

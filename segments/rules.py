@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.prepared import fetch_prepared
 from customers.models import Customer
 from segments.errors import InvalidRules
 from segments.fields import (
@@ -122,9 +123,13 @@ def check_customer(
     for _sql, (before, after) in parts:
         if _sql:
             params += [*before, customer_id, *after]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    prepared = fetch_prepared([(sql, params)])
+    if prepared is not None:
+        (row,) = prepared[0]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     return [bool(v) for v in row]
 
 
