@@ -237,6 +237,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "checkout_key": env.str("OFFERWISE_THROTTLE_PER_KEY", default="60000/min"),
         "checkout_customer": env.str("OFFERWISE_THROTTLE_PER_CUSTOMER", default="120/min"),
+        # Loyalty wallet reads and redemptions (loyalty/api/throttles.py), counted apart.
+        "wallet_key": env.str("OFFERWISE_WALLET_THROTTLE_PER_KEY", default="60000/min"),
+        "wallet_customer": env.str("OFFERWISE_WALLET_THROTTLE_PER_CUSTOMER", default="120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
