@@ -57,10 +57,11 @@ def fetch_prepared(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]
             return None
         raise
     if connection.queries_logged:
-        # One round trip, one entry, as the debug cursor would log it.
+        # One round trip, one entry, with the values inlined as the debug cursor logs them.
+        inline = psycopg.ClientCursor(raw)
         connection.queries_log.append(
             {
-                "sql": "; ".join(sql for sql, _params in statements),
+                "sql": "; ".join(inline.mogrify(sql, params) for sql, params in statements),
                 "time": f"{time.monotonic() - started:.3f}",
             }
         )
