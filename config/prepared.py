@@ -14,6 +14,7 @@ Callers get ``None`` and use Django's cursor instead.
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 try:
@@ -28,6 +29,7 @@ def fetch_prepared(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]
     """The rows of each statement, or None when they must go through Django's cursor."""
     if (
         psycopg is None
+        or not settings.OFFERWISE_PREPARED_STATEMENTS
         or connection.vendor != "postgresql"
         or connection.in_atomic_block
         or any(sql in _refused for sql, _params in statements)

@@ -206,6 +206,10 @@ OFFERWISE_API_MAX_BODY_BYTES = env.int("OFFERWISE_API_MAX_BODY_BYTES", default=1
 
 # Redemption retries: answers to an Idempotency-Key are kept this long (at least 24 hours).
 OFFERWISE_IDEMPOTENCY_HOURS = env.int("OFFERWISE_IDEMPOTENCY_HOURS", default=24)
+# The checkout's reads as prepared statements on PostgreSQL (config/prepared.py); turn off
+# behind a connection pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+# transaction mode).
+OFFERWISE_PREPARED_STATEMENTS = env.bool("OFFERWISE_PREPARED_STATEMENTS", default=True)
 # Seconds a verified API key is kept per web process (a key revoked elsewhere is refused by
 # every process within this time); 0 verifies every request.
 OFFERWISE_API_KEY_CACHE_SECONDS = env.int("OFFERWISE_API_KEY_CACHE_SECONDS", default=5)

@@ -75,3 +75,12 @@ def test_a_validation_outside_a_transaction_reads_its_rows_prepared():
     # customer, usage, vouchers, promotions, and the customer conditions
     assert prepared_statements() == before + 5
     assert not prepared._refused
+
+
+def test_prepared_statements_can_be_turned_off(settings):
+    settings.OFFERWISE_PREPARED_STATEMENTS = False
+    (pk,) = create([customer(country="IE")])
+    before = prepared_statements()
+    tree = {"field": "country", "op": "eq", "value": "IE"}
+    assert check_customer([tree], pk, now=NOW) == [True]
+    assert prepared_statements() == before
