@@ -64,40 +64,13 @@ def _compile_live(tree_json: str, now: dt.datetime) -> Q:
     return compile_tree(json.loads(tree_json), Context(now=now))
 
 
-def compile_many(trees: list[Any], *, now: dt.datetime | None = None) -> list[Q]:
-    """One filter per tree, reading every segment the trees refer to (``segment.member``)
-    with one query per level of nesting, whatever the number of trees.
-
-    Raises InvalidRules like ``compile_rules``.
-    """
-    if now is not None:
-        return _compile_many(trees, now)
-    try:
-        keys = [json.dumps(tree, sort_keys=True) for tree in trees]
-    except (TypeError, ValueError):
-        return _compile_many(trees, timezone.now())
-    second = timezone.now().replace(microsecond=0)
-    # Each tree's filter is shared for a second, tree by tree: requests name different sets
-    # of campaigns, but the same campaigns' trees again and again.
-    if _live_cache.get("second") != second:
-        _live_cache.clear()
-        _live_cache["second"] = second
-    missing = [i for i, key in enumerate(keys) if key not in _live_cache]
-    if missing:
-        compiled = _compile_many([trees[i] for i in missing], second)
-        if len(_live_cache) < LIVE_CACHE_SIZE:
-            _live_cache.update({keys[i]: q for i, q in zip(missing, compiled, strict=True)})
-        found = dict(zip(missing, compiled, strict=True))
-        return [found[i] if i in found else _live_cache[key] for i, key in enumerate(keys)]
-    return [_live_cache[key] for key in keys]
-
-
 LIVE_CACHE_SIZE = 2048
+# The SQL of clock-dependent checks, for the current second (see _check_sqls).
 _live_cache: dict = {}
 
 
 def clear_live_cache() -> None:
-    """Forget the filters and SQL kept by live questions (tests)."""
+    """Forget the SQL kept by live questions (tests)."""
     _live_cache.clear()
     _stable_sql.clear()
 
