@@ -8,7 +8,7 @@ them, ``prepare=True``), all in one pipeline: one round trip, no planning after 
 It applies only where that is safe: on PostgreSQL, outside a transaction (an error inside one
 would abort it), and for SQL that PostgreSQL accepts with typed parameters; a statement it
 refuses once (say, a parameter whose type it cannot infer) goes the usual way from then on.
-Callers get ``None`` and use Django's cursor instead.
+``fetch_all`` is what callers use: prepared where it can, else Django's cursor.
 """
 
 import time
@@ -68,3 +68,27 @@ def fetch_prepared(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]
             }
         )
     return results
+
+
+def fetch_all(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
+    """The rows of each statement. On PostgreSQL all of them go in one round trip: prepared
+    statements in a pipeline, else one simple-protocol query of several statements; elsewhere
+    one by one."""
+    prepared = fetch_prepared(statements)
+    if prepared is not None:
+        return prepared
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or len(statements) < 2:
+            results = []
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+            return results
+        cursor.execute(
+            "; ".join(sql for sql, _params in statements),
+            [p for _sql, ps in statements for p in ps],
+        )
+        results = [cursor.fetchall()]
+        while cursor.nextset():
+            results.append(cursor.fetchall())
+        return results

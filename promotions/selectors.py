@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model, QuerySet, Sum
 
-from config.prepared import fetch_prepared
+from config.prepared import fetch_all
 from customers.models import Customer
 
 from .models import (
@@ -119,26 +119,6 @@ def _campaign_from(row: tuple, start: int) -> tuple[Campaign, int]:
     if discount is not None:
         Discount.campaign.field.set_cached_value(discount, campaign)
     return campaign, at
-
-
-def _fetch_batch(statements: list[tuple[str, list]]) -> list[list[tuple]]:
-    """The rows of each statement. On PostgreSQL all of them go in one round trip: prepared
-    statements in a pipeline (``config.prepared``), else one simple-protocol query of several
-    statements; elsewhere one by one."""
-    prepared = fetch_prepared(statements)
-    if prepared is not None:
-        return prepared
-    if connection.vendor != "postgresql" or len(statements) < 2:
-        return [_fetch(sql, params) for sql, params in statements]
-    sql = "; ".join(sql for sql, _params in statements)
-    params = [p for _sql, ps in statements for p in ps]
-    results = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        results.append(cursor.fetchall())
-        while cursor.nextset():
-            results.append(cursor.fetchall())
-    return results
 
 
 def _customer_sql(source_id: str) -> tuple[str, list]:
@@ -258,7 +238,7 @@ def checkout_rows(
         statements.append(_vouchers_sql(wanted))
     if promotions:
         statements.append(_promotions_sql(include_drafts))
-    results = iter(_fetch_batch(statements))
+    results = iter(fetch_all(statements))
     customer, usage = None, {}
     if source_id is not None:
         customer = _customer_from(next(results))

@@ -14,11 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.prepared import fetch_prepared
+from config.prepared import fetch_all
 from customers.models import Customer
 from segments.errors import InvalidRules
 from segments.fields import (
@@ -96,13 +95,7 @@ def check_customer(
     for _sql, (before, after) in parts:
         if _sql:
             params += [*before, customer_id, *after]
-    prepared = fetch_prepared([(sql, params)])
-    if prepared is not None:
-        (row,) = prepared[0]
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+    ((row,),) = fetch_all([(sql, params)])
     return [bool(v) for v in row]
 
 
