@@ -6,33 +6,22 @@ are ``wallet_key`` and ``wallet_customer`` in ``DEFAULT_THROTTLE_RATES`` when se
 the checkout's (``checkout_key``, ``checkout_customer``).
 """
 
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
-
 from promotions.api.throttles import ApiKeyThrottle, CustomerThrottle
-
-
-def _limit(throttle, scope: str, fallback: str) -> None:
-    rates = api_settings.DEFAULT_THROTTLE_RATES
-    rate = rates.get(scope, rates.get(fallback))
-    throttle.num_requests, throttle.duration = SimpleRateThrottle.parse_rate(None, rate)
-    throttle.wait_seconds = 0.0
 
 
 class WalletKeyThrottle(ApiKeyThrottle):
     scope = "wallet_key"
-
-    def __init__(self):
-        _limit(self, self.scope, ApiKeyThrottle.scope)
+    fallback_scope = ApiKeyThrottle.scope
 
 
 class WalletCustomerThrottle(CustomerThrottle):
     """Keyed by the API key and the path's customer ``source_id``."""
 
     scope = "wallet_customer"
+    fallback_scope = CustomerThrottle.scope
 
     def __init__(self):
-        _limit(self, self.scope, CustomerThrottle.scope)
+        super().__init__()
         self.source_id: str | None = None
 
     def allow_request(self, request, view) -> bool:

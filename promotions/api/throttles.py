@@ -21,14 +21,25 @@ from promotions import abuse
 
 class _WindowThrottle(BaseThrottle):
     scope = ""
+    # The scope whose rate applies when ``scope`` has none in DEFAULT_THROTTLE_RATES.
+    fallback_scope = ""
 
     def __init__(self):
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        rate = rates.get(self.scope, rates.get(self.fallback_scope))
         self.num_requests, self.duration = SimpleRateThrottle.parse_rate(None, rate)
         self.wait_seconds = 0.0
 
     def ident(self, request) -> str | None:
         raise NotImplementedError
+
+    def window(self, ident: str, now: float) -> tuple[int, str]:
+        """The current window's number and its counter's key."""
+        window = int(now // self.duration)
+        return window, f"offerwise:throttle:{self.scope}:{ident}:{window}"
+
+    def refuse_until_next(self, window: int, now: float) -> None:
+        self.wait_seconds = max(self.wait_seconds, (window + 1) * self.duration - now)
 
     def allow_request(self, request, view) -> bool:
         if self.num_requests is None:
@@ -37,12 +48,10 @@ class _WindowThrottle(BaseThrottle):
         if ident is None:
             return True
         now = time.time()
-        window = int(now // self.duration)
-        key = f"offerwise:throttle:{self.scope}:{ident}:{window}"
-        seen = count(key, self.duration + 1)
-        if seen <= self.num_requests:
+        window, key = self.window(ident, now)
+        if count(key, self.duration + 1) <= self.num_requests:
             return True
-        self.wait_seconds = (window + 1) * self.duration - now
+        self.refuse_until_next(window, now)
         return False
 
     def wait(self) -> float:
@@ -54,7 +63,7 @@ def count_and_check(counters: list[tuple[str, int]], flags: list[str]) -> tuple[
     is set: one pipelined round trip on Redis (a second only to start a counter's window)."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        seen = [count(key, timeout) for key, timeout in counters]
+        seen = [_count_locally(key, timeout) for key, timeout in counters]
         return seen, bool(flags and cache.get_many(flags))
     full = [backend.make_and_validate_key(key) for key, _timeout in counters]
     full_flags = [backend.make_and_validate_key(key) for key in flags]
@@ -76,16 +85,13 @@ def count_and_check(counters: list[tuple[str, int]], flags: list[str]) -> tuple[
 
 
 def count(key: str, timeout: int) -> int:
-    """Add one to a counter that lives ``timeout`` seconds, and return it. On Redis one
-    ``INCR`` (and an ``EXPIRE`` on the first count): one round trip, atomic across processes."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        full = backend.make_and_validate_key(key)
-        client = backend._cache.get_client(full, write=True)
-        seen = client.incr(full)
-        if seen == 1:
-            client.expire(full, timeout)
-        return seen
+    """Add one to a counter that lives ``timeout`` seconds, and return it: one round trip on
+    Redis, atomic across processes."""
+    (seen,), _flagged = count_and_check([(key, timeout)], [])
+    return seen
+
+
+def _count_locally(key: str, timeout: int) -> int:
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
@@ -143,9 +149,7 @@ class CheckoutThrottle(BaseThrottle):
         for limit in self.limits:
             ident = limit.ident(request) if limit.num_requests is not None else None
             if ident is not None:
-                window = int(now // limit.duration)
-                key = f"offerwise:throttle:{limit.scope}:{ident}:{window}"
-                counted.append((limit, window, key))
+                counted.append((limit, *limit.window(ident, now)))
         subjects = abuse.subjects(customer_source_id(request), request.META.get("REMOTE_ADDR"))
         flags = [abuse.block_key(s) for s in subjects]
         seen, blocked = count_and_check([(k, lim.duration + 1) for lim, _w, k in counted], flags)
@@ -155,7 +159,8 @@ class CheckoutThrottle(BaseThrottle):
             )
         for (limit, window, _key), n in zip(counted, seen, strict=True):
             if n > limit.num_requests:
-                self.wait_seconds = max(self.wait_seconds, (window + 1) * limit.duration - now)
+                limit.refuse_until_next(window, now)
+        self.wait_seconds = max((limit.wait_seconds for limit in self.limits), default=0.0)
         return self.wait_seconds == 0
 
     def wait(self) -> float:
