@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from postgres import PYTHON, ROOT, manage, pg_tool, psql
+from postgres import PYTHON, ROOT, loadavg, manage, pg_tool, psql, wait_for_other_benchmarks
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/offerwise_codebench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -83,27 +83,6 @@ job = start_generation(campaign=Campaign.objects.get(pk={campaign}), count={code
 generate_codes_task.apply_async(args=[job.pk], kwargs={{"batch_size": {batch}}}, queue={queue!r})
 print(job.pk)
 """
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def wait_for_other_benchmarks(minutes: float) -> None:
-    """Poll every 60 s while another benchmark runs on this machine, up to ``minutes``."""
-    deadline = time.monotonic() + minutes * 60
-    while True:
-        found = subprocess.run(
-            ["pgrep", "-f", OTHER_BENCHMARKS], capture_output=True, text=True, check=False
-        ).stdout.split()
-        others = [pid for pid in found if int(pid) != os.getpid()]
-        if not others:
-            return
-        if time.monotonic() >= deadline:
-            print(f"  others still running after {minutes:.0f} min ({others}); going on")
-            return
-        print(f"  another benchmark is running ({others}); waiting 60 s", flush=True)
-        time.sleep(60)
 
 
 def shell(script: str, *, env: dict | None = None, timeout: float = 1800) -> str:
@@ -223,7 +202,7 @@ def main() -> int:
     }
     os.environ.update(env)
 
-    wait_for_other_benchmarks(args.wait_minutes)
+    wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
     print(f"load average before: {loadavg()}; {len(os.sched_getaffinity(0))} CPUs", flush=True)
     pg_tool("dropdb", url, "--if-exists", "--force")
     pg_tool("createdb", url)

@@ -1,7 +1,11 @@
-"""What the benchmarks share: running manage.py and the PostgreSQL client tools."""
+"""What the benchmarks share: running manage.py and the PostgreSQL client tools, loading a
+sibling benchmark, and waiting for the other benchmarks of this machine."""
 
+import importlib.util
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,3 +59,56 @@ def manage(*args: str, timeout: float = 600) -> str:
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def sibling(name: str):
+    """A benchmark module of this folder, loaded from its file under another name:
+    ``segments`` is also the Django app, which must stay importable as itself."""
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).with_name(f"{name}.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def started_at(pid: int) -> int:
+    """When a process started (clock ticks since boot); a gone one counts as never."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 1 << 62
+    # The fields after the command name (which may hold spaces) start with the state;
+    # starttime is field 22 of the whole line.
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def wait_for_other_benchmarks(pattern: str, minutes: float) -> None:
+    """Poll every 30 s while another benchmark (a process matching ``pattern``) runs on this
+    machine, up to ``minutes``.
+
+    Only benchmarks started before this one count: the benchmarks wait for each other, and
+    two that waited for each other between their parts would both stall until one gave up.
+    The one started first goes on; the later one waits for it."""
+    deadline = time.monotonic() + minutes * 60
+    waited = False
+    mine = started_at(os.getpid())
+    while True:
+        found = subprocess.run(
+            ["pgrep", "-f", pattern], capture_output=True, text=True, check=False
+        ).stdout.split()
+        others = [pid for pid in found if int(pid) != os.getpid() and started_at(int(pid)) < mine]
+        if not others:
+            print(f"  no earlier benchmark running; loadavg {loadavg()}", flush=True)
+            return
+        if time.monotonic() >= deadline:
+            print(f"  still running after {minutes:.0f} min (pids {others}); going on", flush=True)
+            return
+        if not waited:
+            print(f"  another benchmark is running (pids {others}); waiting", flush=True)
+        waited = True
+        time.sleep(30)

@@ -38,7 +38,6 @@ import argparse
 import cProfile
 import datetime as dt
 import http.client
-import importlib.util
 import io
 import json
 import os
@@ -66,21 +65,9 @@ from api_ingest import (
     free_port,
     machine_busy_seconds,
 )
-from postgres import PYTHON, ROOT, manage, pg_tool
+from postgres import PYTHON, ROOT, loadavg, manage, pg_tool, sibling, wait_for_other_benchmarks
 
-
-def _sibling(name: str):
-    """A benchmark module of this folder, loaded from its file under another name: ``segments``
-    is also the Django app, which must stay importable as itself."""
-    spec = importlib.util.spec_from_file_location(
-        f"bench_{name}", Path(__file__).with_name(f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-segbench = _sibling("segments")
+segbench = sibling("segments")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/offerwise_promobench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -571,10 +558,6 @@ class Run:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def tally(outcomes: Counter, answer: dict) -> None:
     for redeemable in answer["redeemables"]:
         error = redeemable.get("error")
@@ -717,28 +700,6 @@ def wait_until_up(port: int, key: str, payload: bytes, gunicorn: subprocess.Pope
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not answer within 120 s")
-
-
-def wait_for_other_benchmarks(minutes: float) -> None:
-    """Poll every 60 s while another benchmark runs on this machine, up to ``minutes``."""
-    deadline = time.monotonic() + minutes * 60
-    waited = False
-    while True:
-        found = subprocess.run(
-            ["pgrep", "-f", OTHER_BENCHMARKS], capture_output=True, text=True, check=False
-        ).stdout.split()
-        others = [pid for pid in found if int(pid) != os.getpid()]
-        if not others:
-            if waited:
-                print(f"  no other benchmark running now; loadavg {loadavg()}", flush=True)
-            return
-        if time.monotonic() >= deadline:
-            print(f"  still running after {minutes:.0f} min (pids {others}); going on", flush=True)
-            return
-        if not waited:
-            print(f"  another benchmark is running (pids {others}); waiting", flush=True)
-        waited = True
-        time.sleep(60)
 
 
 # --- in-process: statements, CPU, plans ----------------------------------------------------
@@ -1217,7 +1178,7 @@ def main() -> int:
     django_ready = False
     try:
         if not reuse:
-            wait_for_other_benchmarks(args.wait_minutes)
+            wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
             pg_tool("dropdb", database_url, "--if-exists", "--force")
             pg_tool("createdb", database_url)
         # A kept database is brought up to the code's migrations too.
@@ -1285,7 +1246,7 @@ def main() -> int:
             return 0
 
         print("\nb. over HTTP (gunicorn):", flush=True)
-        wait_for_other_benchmarks(args.wait_minutes)
+        wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
         port = free_port()
         gunicorn = start_gunicorn(port, args.workers)
         payloads = [json.dumps(b).encode() for b in bodies]

@@ -44,7 +44,6 @@ import argparse
 import collections
 import datetime as dt
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -63,21 +62,20 @@ from decimal import Decimal
 from pathlib import Path
 
 from api_ingest import child_pids, cpu_calibration, cpu_seconds, free_port, machine_busy_seconds
-from postgres import PYTHON, ROOT, db_name, manage, pg_args, pg_tool, psql
+from postgres import (
+    PYTHON,
+    ROOT,
+    db_name,
+    loadavg,
+    manage,
+    pg_args,
+    pg_tool,
+    psql,
+    sibling,
+    wait_for_other_benchmarks,
+)
 
-
-def _sibling(name: str):
-    """A benchmark module of this folder under another name: ``segments`` is also the Django
-    app, which must stay importable as itself."""
-    spec = importlib.util.spec_from_file_location(
-        f"bench_{name}", Path(__file__).with_name(f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-segbench = _sibling("segments")
+segbench = sibling("segments")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/offerwise_redeembench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -914,10 +912,6 @@ def backend_pids(database_url: str) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def start_gunicorn(port: int, server: str) -> subprocess.Popen:
     """gunicorn (``config.wsgi``) with ``server``'s worker class and count."""
     kind, _, size = server.partition(":")
@@ -1410,43 +1404,6 @@ def summarize_py_spy(text: str, run: Run) -> str:
 # --- other benchmarks ----------------------------------------------------------------------
 
 
-def wait_for_other_benchmarks(minutes: float) -> None:
-    """Poll every 30 s while another benchmark runs on this machine, up to ``minutes``.
-
-    Only benchmarks started before this one count: the other benchmarks wait for this one
-    too, and two that waited for each other between their parts would both stall until one
-    gave up. The one started first goes on; the later one waits for it."""
-    deadline = time.monotonic() + minutes * 60
-    waited = False
-    mine = started_at(os.getpid())
-    while True:
-        found = subprocess.run(
-            ["pgrep", "-f", OTHER_BENCHMARKS], capture_output=True, text=True, check=False
-        ).stdout.split()
-        others = [pid for pid in found if int(pid) != os.getpid() and started_at(int(pid)) < mine]
-        if not others:
-            print(f"  no earlier benchmark running; loadavg {loadavg()}", flush=True)
-            return
-        if time.monotonic() >= deadline:
-            print(f"  still running after {minutes:.0f} min (pids {others}); going on", flush=True)
-            return
-        if not waited:
-            print(f"  another benchmark is running (pids {others}); waiting", flush=True)
-        waited = True
-        time.sleep(30)
-
-
-def started_at(pid: int) -> int:
-    """When a process started (clock ticks since boot); a gone one counts as never."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 1 << 62
-    # The fields after the command name (which may hold spaces) start with the state;
-    # starttime is field 22 of the whole line.
-    return int(stat.rpartition(")")[2].split()[19])
-
-
 def versions() -> str:
     from importlib.metadata import version
 
@@ -1544,7 +1501,7 @@ def main() -> int:
     django_ready = False
     try:
         if not reuse:
-            wait_for_other_benchmarks(args.wait_minutes)
+            wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
             pg_tool("dropdb", database_url, "--if-exists", "--force")
             pg_tool("createdb", database_url)
             started = time.perf_counter()
@@ -1638,7 +1595,7 @@ def main() -> int:
             print(f"\nb. over HTTP ({args.driver}, {args.clients} clients):", flush=True)
             last = pool.http.stop - 1
             for server in servers:
-                wait_for_other_benchmarks(args.wait_minutes)
+                wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
                 print(f"  gunicorn {server}: warm-up {args.warmup:.0f} s, {args.seconds:.0f} s")
                 run = measure_http(
                     args, database_url, key, server, http_first, last, args.customers
@@ -1669,7 +1626,7 @@ def main() -> int:
             ]
             for script in scripts:
                 print(f"\nc. pgbench, {script.name}, {args.clients} clients:", flush=True)
-                wait_for_other_benchmarks(args.wait_minutes)
+                wait_for_other_benchmarks(OTHER_BENCHMARKS, args.wait_minutes)
                 with connection.cursor() as cursor:
                     pgbench_first = first_unused(cursor, pool.pgbench) + args.clients
                 counters = "SELECT redemptions_count, discount_given FROM promotions_campaign "
